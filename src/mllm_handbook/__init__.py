@@ -1,0 +1,1 @@
+"""Reference PyTorch implementations behind the MLLM Interview Handbook."""
