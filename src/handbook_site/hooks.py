@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
@@ -85,6 +86,7 @@ def _ordered_section(section: Section, slug: str, lang: str) -> None:
     section.children.sort(key=rank)
 
 
+@event_priority(-110)  # after mkdocs-static-i18n (-100) has reduced the nav to one language
 def on_nav(nav: Navigation, config, files):
     """Sections in site-map order, then the source-question index and the API reference."""
     lang = config.theme["language"]
@@ -96,8 +98,12 @@ def on_nav(nav: Navigation, config, files):
 
     def rank(item) -> tuple[int, int]:
         slug = slug_of(item)
-        if isinstance(item, Page) and item.is_homepage:
-            return (0, 0)
+        if (
+            isinstance(item, Page)
+            and item.file.src_uri.count("/") == 1
+            and item.file.src_uri.endswith("/index.md")
+        ):
+            return (0, 0)  # the language's home page
         if slug in slugs:
             return (1, slugs.index(slug))
         return (2, 0 if slug == "source-questions" else 1)
@@ -167,6 +173,7 @@ def on_post_page(output: str, page: Page, config):
     return search_split.point_search_at_language_root(output, sitemap.language_of(page.file.src_uri))
 
 
+@event_priority(-110)  # after mkdocs-static-i18n (-100) has built every language and merged the index
 def on_post_build(config):
     search_split.split_index(Path(config.site_dir), sitemap.LANGUAGES, sitemap.DEFAULT_LANGUAGE)
     stats_path = os.environ.get("HANDBOOK_EXEC_STATS")
