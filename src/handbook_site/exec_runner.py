@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import io
 import json
 import logging
@@ -63,9 +64,8 @@ STATE = BuildState()
 
 def fingerprint(package_dir: Path) -> str:
     """Hash every file of the package plus the torch version: the part of the key that is not the code."""
-    import torch
-
-    digest = hashlib.sha256(f"torch {torch.__version__}\n".encode())
+    torch_version = importlib.metadata.version("torch")  # without importing torch (1-2 s)
+    digest = hashlib.sha256(f"torch {torch_version}\n".encode())
     for path in sorted(p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(package_dir).as_posix().encode())
         digest.update(path.read_bytes())
@@ -98,7 +98,8 @@ def snippet_name(code: str) -> str:
 def _cache_dir() -> Path | None:
     if os.environ.get("HANDBOOK_EXEC_CACHE", "0") != "1" or STATE.package_dir is None:
         return None
-    return STATE.package_dir.parents[1] / ".cache" / "exec"
+    default = STATE.package_dir.parents[1] / ".cache" / "exec"
+    return Path(os.environ.get("HANDBOOK_EXEC_CACHE_DIR", default))
 
 
 @contextlib.contextmanager
