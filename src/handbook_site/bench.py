@@ -68,7 +68,10 @@ def transfer_size(site: Path, page: str) -> dict[str, int]:
     html_path = site / page
     html = html_path.read_text(encoding="utf-8")
     sizes = {"html": len(gzip.compress(html.encode(), mtime=0))}
-    for kind, pattern in (("css", r'<link[^>]+href="([^"]+\.css)"'), ("js", r'<script[^>]+src="([^"]+\.js)"')):
+    for kind, pattern in (
+        ("css", r'<link[^>]+href="([^"]+\.css)"'),
+        ("js", r'<script[^>]+src="([^"]+\.js)"'),
+    ):
         total = 0
         for href in re.findall(pattern, html):
             asset = (html_path.parent / href.split("?")[0]).resolve()

@@ -22,7 +22,16 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
-from handbook_site import exec_runner, generated, mathml, search_split, sitemap
+from handbook_site import (
+    exec_runner,
+    freshness,
+    generated,
+    mathml,
+    redirects,
+    scaffold,
+    search_split,
+    sitemap,
+)
 
 log = logging.getLogger("mkdocs.hooks.handbook")
 _INCLUDE = re.compile(r'^\s*--8<--\s+"([^"]+)"', re.M)
@@ -153,6 +162,8 @@ def on_page_markdown(markdown: str, page: Page, config, files):
     if mkdocstrings is not None:  # labels such as "Parameters" in the page's language
         mkdocstrings.handlers._locale = lang
     docs_lang_dir = Path(config.docs_dir) / lang
+    scaffold.check_page(markdown, page.meta, f"docs/{src}")  # warns while `make new-page` placeholders remain
+    markdown = freshness.outdated_notice(markdown, src, page.url, Path(config.docs_dir))  # en pages only
     markdown = generated.expand(markdown, lang, here, docs_lang_dir)
     if page.meta.get("source"):
         markdown += generated.source_note(lang, here, page.meta["source"])
@@ -169,13 +180,21 @@ def on_page_content(html: str, page: Page, config, files):
     return mathml.render_math(html, report)
 
 
+_HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
 def on_post_page(output: str, page: Page, config):
+    # Material prefetches `sitemap.xml` next to every <link rel="alternate">, expecting language roots;
+    # mkdocs-static-i18n points them at the page itself, so each page load made two failing requests. The
+    # language switcher's own links (which already lead to the same page) are untouched.
+    output = _HEAD_ALTERNATE.sub("", output)
     return search_split.point_search_at_language_root(output, sitemap.language_of(page.file.src_uri))
 
 
 @event_priority(-110)  # after mkdocs-static-i18n (-100) has built every language and merged the index
 def on_post_build(config):
     search_split.split_index(Path(config.site_dir), sitemap.LANGUAGES, sitemap.DEFAULT_LANGUAGE)
+    redirects.write_redirects(config)  # stubs at the old paths listed under `redirects:` in site_map.yml
     stats_path = os.environ.get("HANDBOOK_EXEC_STATS")
     if stats_path:
         exec_runner.write_stats(Path(stats_path))
