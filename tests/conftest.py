@@ -102,3 +102,33 @@ def pytest_collection_modifyitems(items):
                 original()
 
         item.runtest = runtest
+
+
+# --- Quality gates (issue 7): the built site served under a sub-path, and one headless Chromium. ---
+
+
+@pytest.fixture(scope="session")
+def served_site(site):
+    """Base URL of the built site, served from a thread at ``http://127.0.0.1:<port>/mllm-handbook/``."""
+    from handbook_site import checks
+
+    with checks.serve(site) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the session; a missing browser fails (never skips) with how to get one."""
+    from playwright.sync_api import sync_playwright
+
+    from handbook_site import checks
+
+    with sync_playwright() as playwright:
+        try:
+            browser = checks.launch_chromium(playwright)
+        except Exception as error:
+            pytest.fail(
+                f"{error}\n\n{checks.NO_BROWSER}" if checks.NO_BROWSER not in str(error) else str(error)
+            )
+        yield browser
+        browser.close()

@@ -36,6 +36,7 @@ from handbook_site import (
 log = logging.getLogger("mkdocs.hooks.handbook")
 _INCLUDE = re.compile(r'^\s*--8<--\s+"([^"]+)"', re.M)
 _ABSTRACT = re.compile(r"^!!! abstract[^\n]*\n((?:[ ]{4}[^\n]*\n|\n)+)", re.M)
+_FRONT = re.compile(r"\A---\n.*?\n---\n", re.S)
 _reported: set[str] = set()
 
 
@@ -139,9 +140,14 @@ def _description(meta: dict, markdown: str) -> str | None:
     if meta.get("description"):
         return meta["description"]
     match = _ABSTRACT.search(markdown)
-    if not match:
-        return None
-    text = " ".join(line.strip() for line in match.group(1).splitlines() if line.strip())
+    if match:
+        text = " ".join(line.strip() for line in match.group(1).splitlines() if line.strip())
+    else:  # pages without a 30-second answer (home, section indexes): their first paragraph
+        body = _FRONT.sub("", markdown)
+        paragraphs = [p.strip() for p in body.split("\n\n") if p.strip() and p.strip()[0] not in "#<!|-`"]
+        if not paragraphs:
+            return None
+        text = " ".join(paragraphs[0].split())
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links -> their text
     text = re.sub(r"[*_`$]", "", text)
     sentence = re.match(r"(.+?(?:。|[.!?](?=\s|$)))", text)

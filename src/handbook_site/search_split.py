@@ -17,13 +17,15 @@ _CONFIG = re.compile(r'(<script id="__config" type="application/json">)(.*?)(</s
 
 
 def point_search_at_language_root(page_html: str, lang: str, default: str = "zh") -> str:
-    """Append ``/<lang>`` to the page's Material ``base`` for non-default languages."""
+    """Append ``/<lang>/`` to the page's Material ``base`` for non-default languages."""
     if lang == default:
         return page_html
 
     def rewrite(match: re.Match[str]) -> str:
         config = json.loads(match.group(2))
-        config["base"] = f"{config['base'].rstrip('/')}/{lang}"
+        # The trailing slash matters: Material resolves "search/search_index.json" and result links against
+        # ``new URL(base, location)``; without it, ".../en" resolves them to the site root (the zh index).
+        config["base"] = f"{config['base'].rstrip('/')}/{lang}/"
         return match.group(1) + json.dumps(config, ensure_ascii=False) + match.group(3)
 
     return _CONFIG.sub(rewrite, page_html, count=1)

@@ -1,0 +1,185 @@
+r"""Positional information for attention: sinusoidal encodings, RoPE, ALiBi and T5 relative buckets.
+
+Self-attention is permutation-equivariant: without positional information a Transformer sees a set of
+tokens, not a sequence. The four schemes here inject position in different places:
+
+* :func:`sinusoidal_encoding` is **added to the input embeddings** (absolute position; Vaswani et al., 2017).
+* :func:`apply_rope` **rotates queries and keys**, so the score $q_m^\top k_n$ depends on $m-n$ only
+  (Su et al., RoFormer, 2021).
+* :func:`alibi_bias` is **added to the attention scores**: a per-head penalty linear in the distance
+  (Press et al., 2021).
+* :func:`t5_relative_position_bucket` maps a relative distance to one of a few **learned scalar biases**
+  (Raffel et al., T5, 2019).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from mllm_handbook._checks import check, check_floating
+
+
+def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0) -> torch.Tensor:
+    r"""Fixed sine/cosine position encodings (Vaswani et al., 2017, §3.5).
+
+    $$PE_{(pos, 2i)} = \sin\left(\frac{pos}{base^{2i/d}}\right),\quad
+    PE_{(pos, 2i+1)} = \cos\left(\frac{pos}{base^{2i/d}}\right)$$
+
+    Each pair of channels $(2i, 2i+1)$ is a point on a circle turning at frequency $base^{-2i/d}$, so
+    $PE_{pos+k}$ is a fixed rotation of $PE_{pos}$ and $PE_m \cdot PE_n$ depends only on $m-n$.
+
+    Args:
+        num_positions: number of positions $0, \dots, num\_positions - 1$.
+        dim: model dimension $d$ (even).
+        base: the wavelength constant, 10000 in the paper.
+
+    Returns:
+        ``[num_positions, dim]``, float32; sin on even channels, cos on odd channels.
+    """
+    check(num_positions >= 1, f"num_positions must be >= 1, got {num_positions}")
+    check(dim >= 2 and dim % 2 == 0, f"dim must be a positive even number, got {dim}")
+    position = torch.arange(num_positions, dtype=torch.float64)[:, None]
+    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    angle = position * inv_freq  # [num_positions, dim / 2]
+    encoding = torch.empty(num_positions, dim, dtype=torch.float64)
+    encoding[:, 0::2] = torch.sin(angle)
+    encoding[:, 1::2] = torch.cos(angle)
+    return encoding.float()
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """``[x1, x2] -> [-x2, x1]`` on the two halves of the last dim."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([-x2, x1], dim=-1)
+
+
+def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    r"""Rotary position embedding, rotate-half layout as in LLaMA (Su et al., RoFormer, 2021).
+
+    Channel $i$ is paired with channel $i + d/2$ and the pair is rotated by the angle $m\,\theta_i$, with
+    $\theta_i = base^{-2i/d}$ and $m$ the token's position:
+
+    $$\mathrm{RoPE}(x, m) = x \odot \cos(m\theta) + \mathrm{rotate\_half}(x) \odot \sin(m\theta)$$
+
+    Because rotations compose, $\mathrm{RoPE}(q, m)^\top \mathrm{RoPE}(k, n) = q^\top R_{n-m}\, k$ depends on
+    the positions only through $n-m$. The paper pairs adjacent channels $(2i, 2i+1)$ instead; the two
+    layouts differ by a fixed permutation of channels, which the projection weights absorb.
+
+    Args:
+        x: ``[..., seq, dim]`` queries or keys (per head), ``dim`` even.
+        positions: ``[seq]`` (or broadcastable to ``[..., seq]``) integer or float positions.
+        base: the frequency base, 10000 in RoFormer and LLaMA.
+
+    Returns:
+        ``[..., seq, dim]``, same dtype as ``x``.
+    """
+    check_floating(x, "x")
+    check(x.dim() >= 2, f"x must be [..., seq, dim], got shape {list(x.shape)}")
+    dim = x.shape[-1]
+    check(dim % 2 == 0, f"apply_rope needs an even last dim, got {dim}")
+    check(
+        positions.shape[-1:] == x.shape[-2:-1],
+        f"positions must have {x.shape[-2]} entries (the seq dim of x), got shape {list(positions.shape)}",
+    )
+    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    angle = positions.to(torch.float64)[..., None] * inv_freq  # [..., seq, dim / 2]
+    angle = torch.cat([angle, angle], dim=-1)
+    return (x * angle.cos().to(x.dtype) + _rotate_half(x) * angle.sin().to(x.dtype)).to(x.dtype)
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    r"""Per-head ALiBi slopes $m_h$ (Press et al., 2021, §3 and the official code).
+
+    For $n$ heads with $n$ a power of two, the slopes are the geometric sequence
+
+    $$m_h = 2^{-8h/n},\quad h = 1, \dots, n$$
+
+    (for 8 heads: $1/2, 1/4, \dots, 1/256$). Otherwise, with $p$ the largest power of two below $n$, take the
+    $p$ slopes for $p$ heads, then every other slope of the $2p$-head sequence (the 1st, 3rd, 5th, ...),
+    $2^{-4(2j-1)/p}$ for $j = 1, \dots, n-p$. BLOOM's ``build_alibi_tensor`` uses the same rule.
+
+    Args:
+        num_heads: number of attention heads, >= 1.
+
+    Returns:
+        ``[num_heads]`` float32 slopes, all in $(0, 1)$.
+    """
+    check(num_heads >= 1, f"num_heads must be >= 1, got {num_heads}")
+    p = 2 ** math.floor(math.log2(num_heads))
+    main = 2.0 ** (-8.0 * torch.arange(1, p + 1, dtype=torch.float64) / p)
+    odd = 2 * torch.arange(num_heads - p, dtype=torch.float64) + 1  # 1, 3, 5, ...
+    extra = 2.0 ** (-4.0 * odd / p)
+    return torch.cat([main, extra]).float()
+
+
+def alibi_bias(num_heads: int, seq_len: int) -> torch.Tensor:
+    r"""Causal ALiBi bias to add to attention scores (Press et al., 2021).
+
+    $$\mathrm{softmax}\left(q_i K^\top / \sqrt{d} + b_h(i, \cdot)\right),\quad
+    b_h(i, j) = -m_h\,(i - j)\ \text{for}\ j \le i$$
+
+    with slopes $m_h$ from :func:`alibi_slopes`. Entries above the diagonal ($j > i$, future keys) are
+    $-\infty$, so the tensor is also the causal mask. No position is added to the embeddings.
+
+    Args:
+        num_heads: number of attention heads.
+        seq_len: sequence length.
+
+    Returns:
+        ``[num_heads, seq_len, seq_len]`` float32 bias; row $i$, column $j$ is query $i$, key $j$.
+    """
+    check(seq_len >= 1, f"seq_len must be >= 1, got {seq_len}")
+    slopes = alibi_slopes(num_heads)
+    position = torch.arange(seq_len)
+    distance = (position[:, None] - position[None, :]).float()  # i - j
+    bias = -slopes[:, None, None] * distance
+    return bias.masked_fill(distance < 0, float("-inf"))
+
+
+def t5_relative_position_bucket(
+    relative_position: torch.Tensor,
+    bidirectional: bool = True,
+    num_buckets: int = 32,
+    max_distance: int = 128,
+) -> torch.Tensor:
+    r"""T5's relative-position buckets (Raffel et al., 2019, §2.1; ``_relative_position_bucket``).
+
+    ``relative_position`` is ``key_position - query_position``. Bidirectional attention gives half the
+    buckets to each sign (positive offsets are shifted by $B/2$). Within a side of $B'$ buckets, a distance
+    $\delta$ gets its own bucket while $\delta < B'/2$; larger distances share log-spaced buckets
+
+    $$\mathrm{bucket}(\delta) = \min\left(B' - 1,\ \frac{B'}{2} + \left\lfloor
+    \frac{\log(2\delta / B')}{\log(2\,max\_distance / B')}\cdot\frac{B'}{2} \right\rfloor\right)$$
+
+    so every distance $\ge max\_distance$ lands in the last bucket. Each (bucket, head) owns one learned scalar
+    added to the attention logits. Computed in float32, in T5's order of operations.
+
+    Args:
+        relative_position: integer tensor of any shape, ``key_pos - query_pos``.
+        bidirectional: encoder-style (both signs) if True; causal decoder-style (only $\le 0$) if False.
+        num_buckets: total number of buckets $B$ (per direction $B' = B/2$ when bidirectional).
+        max_distance: distances at or beyond it share the last bucket.
+
+    Returns:
+        ``int64`` bucket ids with the shape of ``relative_position``, in ``[0, num_buckets)``.
+    """
+    check(
+        not relative_position.is_floating_point() and relative_position.dtype != torch.bool,
+        f"relative_position must be an integer tensor, got {relative_position.dtype}",
+    )
+    per_side = num_buckets // 2 if bidirectional else num_buckets
+    max_exact = per_side // 2
+    check(max_exact >= 1, f"num_buckets too small for this mode: {num_buckets}")
+    check(max_distance > max_exact, f"max_distance must exceed {max_exact}, got {max_distance}")
+    relative_position = relative_position.long()
+    if bidirectional:
+        offset = (relative_position > 0).long() * per_side
+        distance = relative_position.abs()
+    else:
+        offset = torch.zeros_like(relative_position)
+        distance = (-relative_position).clamp(min=0)
+    log_ratio = torch.log(distance.clamp(min=1).float() / max_exact) / math.log(max_distance / max_exact)
+    large = (max_exact + (log_ratio * (per_side - max_exact)).long()).clamp(max=per_side - 1)
+    return offset + torch.where(distance < max_exact, distance, large)

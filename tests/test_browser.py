@@ -1,0 +1,241 @@
+"""The built site in a real browser: what a reader hits on every page, in both languages.
+
+The site is served under a sub-path as GitHub Pages serves it (``served_site``), and one headless Chromium
+(``chromium``) drives it. Pages are discovered from the docs tree and the built site, never listed by hand;
+only the search table (``search_queries.yml``) names pages, because it states what the finished site must do.
+The check logic lives in :mod:`handbook_site.checks`; ``test_gates_bite.py`` proves each check fails on bad
+input.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from handbook_site import checks, sitemap
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+QUERIES = yaml.safe_load((Path(__file__).with_name("search_queries.yml")).read_text(encoding="utf-8"))
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+TIMEOUT = 30_000  # ms, per browser action: generous for a 2-core machine that is also building
+
+pytestmark = pytest.mark.browser
+
+
+def url_path(md: Path) -> str:
+    """``docs/en/transformer/normalization.md`` -> ``en/transformer/normalization/``."""
+    lang, *rest = md.relative_to(DOCS).with_suffix("").parts
+    if rest and rest[-1] == "index":
+        rest = rest[:-1]
+    prefix = "" if lang == sitemap.DEFAULT_LANGUAGE else f"{lang}/"
+    return prefix + "".join(f"{part}/" for part in rest)
+
+
+def doc_pages() -> list[str]:
+    """Every page the docs tree defines, as URL paths relative to the site root."""
+    pages = []
+    for lang in sitemap.LANGUAGES:
+        pages += [url_path(md) for md in sorted((DOCS / lang).rglob("*.md")) if "assets" not in md.parts]
+    return sorted(pages)
+
+
+def question_pages(lang: str) -> list[str]:
+    """Written question pages (``section/slug``) in site order."""
+    return list(sitemap.written_pages(DOCS / lang))
+
+
+def sample(items: list[str], count: int) -> list[str]:
+    """``count`` items spread evenly over ``items`` (deterministic)."""
+    if len(items) <= count:
+        return items
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
+def lang_url(base: str, lang: str, key: str) -> str:
+    root = checks.language_roots(base)[lang]
+    return root + (f"{key}/" if key else "")
+
+
+@pytest.fixture(scope="module")
+def phone(chromium):
+    context = chromium.new_context(**PHONE)
+    context.set_default_timeout(TIMEOUT)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def desktop(chromium, served_site):
+    context = chromium.new_context(**DESKTOP)
+    context.set_default_timeout(TIMEOUT)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=checks.origin_of(served_site))
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def audit(site, served_site, phone) -> dict[str, list[str]]:
+    """Every built page loaded once on a 390 px phone viewport: path -> problems."""
+    paths = checks.built_pages(site)
+    expect_math = {}
+    for path in paths:
+        source = checks.source_of(path, DOCS)
+        expect_math[served_site + path] = bool(source) and checks.has_math(source.read_text(encoding="utf-8"))
+    report = checks.audit_pages(phone, [served_site + p for p in paths], expect_math, timeout=TIMEOUT)
+    return {url.removeprefix(served_site): problems for url, problems in report.items()}
+
+
+def test_every_docs_page_is_built_and_audited(audit):
+    assert sorted(audit) == doc_pages()
+
+
+@pytest.mark.parametrize("path", doc_pages())
+def test_page_loads_cleanly_offline_with_rendered_math(audit, path):
+    """No console error, failed request or foreign host; math is MathML; no horizontal scroll at 390 px."""
+    assert path in audit, f"{path or '(home)'} was not built"
+    assert audit[path] == [], "\n".join(audit[path])
+
+
+def switcher_cases() -> list[tuple[str, str]]:
+    cases = []
+    for lang in sitemap.LANGUAGES:
+        keys = ["", "transformer", *sample(question_pages(lang), 4)]
+        cases += [(lang, key) for key in keys]
+    return cases
+
+
+@pytest.mark.parametrize(("lang", "key"), switcher_cases(), ids=lambda v: v or "home")
+def test_language_switcher_keeps_page_and_anchor(site, served_site, desktop, lang, key):
+    other = next(code for code in sitemap.LANGUAGES if code != lang)
+    html = (site / lang_url("", lang, key) / "index.html").read_text(encoding="utf-8")
+    anchors = re.findall(r'<h2 id="([^"]+)"', html)
+    assert anchors, f"{lang_url('', lang, key) or '(home)'} has no H2 anchor to carry over"
+    anchor = anchors[len(anchors) // 2]
+    page = desktop.new_page()
+    try:
+        page.goto(f"{lang_url(served_site, lang, key)}#{anchor}")
+        page.locator(".md-header .md-select").first.hover()
+        page.locator(f"a.md-select__link[hreflang={other}]").first.click()
+        page.wait_for_load_state("load")
+        assert page.url == f"{lang_url(served_site, other, key)}#{anchor}"
+        assert page.locator(f"[id='{anchor}']").count() == 1, f"#{anchor} missing on the {other} page"
+    finally:
+        page.close()
+
+
+def copy_cases() -> list[tuple[str, str]]:
+    cases = []
+    for lang in sitemap.LANGUAGES:
+        with_code = [k for k in question_pages(lang) if "```" in (DOCS / lang / f"{k}.md").read_text("utf-8")]
+        cases += [(lang, key) for key in sample(with_code, 2)]
+    return cases
+
+
+@pytest.mark.parametrize(("lang", "key"), copy_cases())
+def test_code_copy_button_copies_the_code(served_site, desktop, lang, key):
+    page = desktop.new_page()
+    try:
+        page.goto(lang_url(served_site, lang, key))
+        button = page.locator("button.md-code__button[data-md-type=copy]").first
+        target = button.get_attribute("data-clipboard-target")
+        expected = page.locator(target).inner_text().rstrip()
+        page.evaluate("navigator.clipboard.writeText('')")
+        button.click()
+        page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.rstrip() == expected
+        assert len(expected) > 20
+    finally:
+        page.close()
+
+
+def search_cases() -> list[tuple[str, str, str]]:
+    return [(lang, row["q"], row["page"]) for lang in sitemap.LANGUAGES for row in QUERIES[lang]]
+
+
+def test_search_table_covers_every_planned_page_in_both_languages():
+    for lang in sitemap.LANGUAGES:
+        rows = QUERIES[lang]
+        assert len(rows) >= 20, f"{lang}: only {len(rows)} queries"
+        assert len({row["q"] for row in rows}) == len(rows), f"{lang}: duplicate queries"
+        missing = set(sitemap.planned_pages()) - {row["page"] for row in rows}
+        assert not missing, f"{lang}: no query leads to {sorted(missing)}"
+        unknown = {row["page"] for row in rows} - set(sitemap.planned_pages())
+        assert not unknown, f"{lang}: queries expect pages the site map does not plan: {sorted(unknown)}"
+
+
+@pytest.fixture(scope="module")
+def search_tabs(desktop):
+    tabs = {}
+    yield tabs
+    for page in tabs.values():
+        page.close()
+
+
+@pytest.mark.parametrize(("lang", "query", "expected"), search_cases(), ids=lambda v: str(v))
+def test_search_finds_the_page_first_in_the_readers_language(
+    site, served_site, desktop, search_tabs, lang, query, expected
+):
+    built = site / lang_url("", lang, expected) / "index.html"
+    assert built.is_file(), f"the expected page {lang}/{expected} is not built (yet)"
+    if lang not in search_tabs:
+        search_tabs[lang] = desktop.new_page()
+    root = checks.language_roots(served_site)[lang]
+    results = checks.search(search_tabs[lang], root, query, timeout=TIMEOUT)
+    problems = checks.judge_search(results, root, expected, checks.other_roots(served_site, lang))
+    assert problems == [], f"{lang} query {query!r}: " + "; ".join(problems)
+
+
+def test_screenshots_home_and_a_question_page(served_site, chromium):
+    """Phone and desktop, both languages, into artifacts/screenshots/ (kept by CI)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    question = "transformer/normalization"
+    written = []
+    for device, options in (("phone", PHONE), ("desktop", DESKTOP)):
+        context = chromium.new_context(**options)
+        context.set_default_timeout(TIMEOUT)
+        page = context.new_page()
+        try:
+            for lang in sitemap.LANGUAGES:
+                for name, key in (("home", ""), ("question", question)):
+                    page.goto(lang_url(served_site, lang, key), wait_until="networkidle")
+                    path = SCREENSHOTS / f"{lang}-{name}-{device}.png"
+                    page.screenshot(path=str(path), full_page=False)
+                    written.append(path)
+        finally:
+            context.close()
+    assert all(p.stat().st_size > 10_000 for p in written), written
+
+
+def a11y_cases() -> list[tuple[str, str]]:
+    return [(lang, key) for lang in sitemap.LANGUAGES for key in ["", *(s.slug for s in sitemap.sections())]]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_accessibility_of_home_and_section_indexes(chromium, served_site, scheme):
+    """axe-core: no serious or critical violation on the home page and every section index, both languages."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    context = chromium.new_context(**DESKTOP, color_scheme=scheme)
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    problems = []
+    try:
+        for lang, key in a11y_cases():
+            url = lang_url(served_site, lang, key)
+            page.goto(url, wait_until="networkidle")
+            for violation in axe.run(page).response["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    targets = [node["target"] for node in violation["nodes"][:3]]
+                    problems.append(f"{url}: {violation['id']} ({violation['impact']}): {targets}")
+    finally:
+        context.close()
+    assert problems == [], "\n".join(problems)

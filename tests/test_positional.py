@@ -1,0 +1,226 @@
+"""positional: each scheme against its paper's formula and the invariants the page relies on."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mllm_handbook.positional import (
+    alibi_bias,
+    alibi_slopes,
+    apply_rope,
+    sinusoidal_encoding,
+    t5_relative_position_bucket,
+)
+
+# ---------------------------------------------------------------- sinusoidal
+
+
+def test_sinusoidal_matches_formula_elementwise():
+    pe = sinusoidal_encoding(7, 6, base=100.0)
+    for pos in range(7):
+        for i in range(3):
+            angle = pos / 100.0 ** (2 * i / 6)
+            assert pe[pos, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+            assert pe[pos, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_sinusoidal_position_zero_and_norm():
+    pe = sinusoidal_encoding(50, 16)
+    torch.testing.assert_close(pe[0], torch.tensor([0.0, 1.0] * 8))
+    # each (sin, cos) pair has norm 1, so every row has norm sqrt(d / 2)
+    torch.testing.assert_close(pe.norm(dim=-1), torch.full((50,), math.sqrt(8.0)))
+
+
+def test_sinusoidal_dot_product_depends_only_on_offset():
+    pe = sinusoidal_encoding(64, 32).double()
+    gram = pe @ pe.T
+    for offset in (1, 5, 20):
+        diagonal = torch.diagonal(gram, offset)
+        torch.testing.assert_close(diagonal, diagonal[:1].expand_as(diagonal), atol=1e-5, rtol=0)
+
+
+def test_sinusoidal_shift_is_a_fixed_linear_map():
+    """Vaswani et al.: PE[pos + k] is a linear function of PE[pos] (a rotation per channel pair)."""
+    pe = sinusoidal_encoding(40, 8).double()
+    k = 3
+    solution = torch.linalg.lstsq(pe[:-k], pe[k:]).solution
+    torch.testing.assert_close(pe[:-k] @ solution, pe[k:], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(("n", "d"), [(0, 8), (4, 7), (4, 0)])
+def test_sinusoidal_bad_sizes_raise(n, d):
+    with pytest.raises(ValueError, match="must be"):
+        sinusoidal_encoding(n, d)
+
+
+# ---------------------------------------------------------------- RoPE
+
+
+def reference_rope(x, positions, base=10000.0):
+    """Rotate-half RoPE written from the definition: channel i pairs with i + d/2, loop over pairs."""
+    d = x.shape[-1]
+    out = torch.empty_like(x)
+    for i in range(d // 2):
+        theta = positions.double() * base ** (-2 * i / d)
+        cos, sin = theta.cos().to(x.dtype), theta.sin().to(x.dtype)
+        a, b = x[..., i], x[..., i + d // 2]
+        out[..., i] = a * cos - b * sin
+        out[..., i + d // 2] = a * sin + b * cos
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), half=st.integers(1, 6), seq=st.integers(1, 6))
+def test_rope_matches_reference(seed, half, seq):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 3, seq, 2 * half, generator=g, dtype=torch.float64)
+    positions = torch.randint(0, 1000, (seq,), generator=g)
+    torch.testing.assert_close(apply_rope(x, positions), reference_rope(x, positions))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), m=st.integers(0, 500), n=st.integers(0, 500), shift=st.integers(-200, 200))
+def test_rope_score_depends_only_on_offset(seed, m, n, shift):
+    g = torch.Generator().manual_seed(seed)
+    q, k = (
+        torch.randn(1, 16, generator=g, dtype=torch.float64),
+        torch.randn(1, 16, generator=g, dtype=torch.float64),
+    )
+    m2, n2 = m + shift + 200, n + shift + 200  # keep positions non-negative
+    score = (apply_rope(q, torch.tensor([m])) * apply_rope(k, torch.tensor([n]))).sum()
+    shifted = (apply_rope(q, torch.tensor([m2])) * apply_rope(k, torch.tensor([n2]))).sum()
+    torch.testing.assert_close(score, shifted)
+
+
+def test_rope_is_a_rotation_and_identity_at_zero():
+    x = torch.randn(4, 10, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = apply_rope(x, torch.arange(10))
+    torch.testing.assert_close(out.norm(dim=-1), x.norm(dim=-1))
+    torch.testing.assert_close(out[:, 0], x[:, 0])
+
+
+def test_rope_keeps_dtype():
+    x = torch.randn(3, 4, dtype=torch.float32)
+    assert apply_rope(x, torch.arange(3)).dtype == torch.float32
+
+
+def test_rope_odd_dim_raises():
+    with pytest.raises(ValueError, match="even last dim"):
+        apply_rope(torch.randn(2, 5, 7), torch.arange(5))
+
+
+def test_rope_position_length_mismatch_raises():
+    with pytest.raises(ValueError, match="positions must have 5 entries"):
+        apply_rope(torch.randn(2, 5, 8), torch.arange(4))
+
+
+def test_rope_needs_seq_dim_and_float():
+    with pytest.raises(ValueError, match=r"\[..., seq, dim\]"):
+        apply_rope(torch.randn(8), torch.arange(1))
+    with pytest.raises(ValueError, match="floating-point"):
+        apply_rope(torch.ones(2, 4, dtype=torch.long), torch.arange(2))
+
+
+# ---------------------------------------------------------------- ALiBi
+
+
+def test_alibi_slopes_power_of_two():
+    torch.testing.assert_close(alibi_slopes(8), torch.tensor([2.0**-k for k in range(1, 9)]))
+    torch.testing.assert_close(alibi_slopes(4), torch.tensor([2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8]))
+    torch.testing.assert_close(alibi_slopes(1), torch.tensor([2.0**-8]))
+
+
+def test_alibi_slopes_non_power_of_two_follow_paper_and_bloom():
+    # 12 heads: the 8 slopes for 8 heads, then every other slope of the 16-head sequence 2^(-k/2)
+    expected = [2.0**-k for k in range(1, 9)] + [2.0**-0.5, 2.0**-1.5, 2.0**-2.5, 2.0**-3.5]
+    torch.testing.assert_close(alibi_slopes(12), torch.tensor(expected))
+    # 6 heads: 4-head slopes, then 2^(-1), 2^(-3) from the 8-head sequence
+    expected6 = [2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8, 2.0**-1, 2.0**-3]
+    torch.testing.assert_close(alibi_slopes(6), torch.tensor(expected6))
+
+
+@pytest.mark.parametrize("heads", [1, 3, 5, 8, 12, 16, 20, 32])
+def test_alibi_slopes_match_bloom_closed_form(heads):
+    """BLOOM's build_alibi_tensor, written as its closed form: base^k and extra_base^(2k-1)."""
+    p = 2 ** math.floor(math.log2(heads))
+    base = 2 ** (-(2 ** -(math.log2(p) - 3)))
+    extra_base = 2 ** (-(2 ** -(math.log2(2 * p) - 3)))
+    expected = [base**k for k in range(1, p + 1)] + [extra_base**k for k in range(1, 2 * (heads - p), 2)]
+    torch.testing.assert_close(alibi_slopes(heads), torch.tensor(expected, dtype=torch.float32))
+
+
+def test_alibi_bias_linear_in_distance_and_causal():
+    bias = alibi_bias(4, 6)
+    slopes = alibi_slopes(4)
+    assert bias.shape == (4, 6, 6)
+    for h in range(4):
+        for i in range(6):
+            for j in range(6):
+                if j <= i:
+                    assert bias[h, i, j].item() == pytest.approx(-slopes[h].item() * (i - j))
+                else:
+                    assert bias[h, i, j].item() == float("-inf")
+
+
+def test_alibi_bias_is_translation_invariant():
+    bias = alibi_bias(2, 9)
+    torch.testing.assert_close(bias[:, 1:, 1:], bias[:, :-1, :-1])
+
+
+def test_alibi_bad_sizes_raise():
+    with pytest.raises(ValueError, match="num_heads must be >= 1"):
+        alibi_slopes(0)
+    with pytest.raises(ValueError, match="seq_len must be >= 1"):
+        alibi_bias(4, 0)
+
+
+# ---------------------------------------------------------------- T5 buckets
+
+
+def test_t5_bidirectional_hand_values():
+    rel = torch.tensor([0, -1, -7, -8, -12, -16, -32, -64, -127, -128, -1000, 1, 7, 8, 16, 1000])
+    # negative offsets use buckets 0..15; positive offsets are shifted by 16.
+    # beyond 8 (= 32 / 2 / 2): bucket = 8 + floor(2 * log2(distance / 8)), clipped at 15.
+    expected = [0, 1, 7, 8, 9, 10, 12, 14, 15, 15, 15, 17, 23, 24, 26, 31]
+    assert t5_relative_position_bucket(rel).tolist() == expected
+
+
+def test_t5_unidirectional_hand_values():
+    rel = torch.tensor([5, 1, 0, -1, -15, -16, -23, -32, -64, -128, -500])
+    # future offsets collapse to bucket 0; exact below 16, then 16 + floor(16 * log2(d / 16) / 3)
+    expected = [0, 0, 0, 1, 15, 16, 18, 21, 26, 31, 31]
+    out = t5_relative_position_bucket(rel, bidirectional=False)
+    assert out.tolist() == expected
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_t5_buckets_exact_then_log_spaced_monotone_clipped(bidirectional):
+    distances = torch.arange(0, 400)
+    buckets = t5_relative_position_bucket(-distances, bidirectional=bidirectional)
+    per_side = 16 if bidirectional else 32
+    exact = per_side // 2
+    assert buckets[:exact].tolist() == list(range(exact))  # one bucket per distance
+    assert (buckets.diff() >= 0).all()  # monotone in distance
+    assert (buckets[128:] == per_side - 1).all()  # clipped from max_distance on
+    # log spacing: bucket widths grow with distance
+    widths = torch.bincount(buckets, minlength=per_side)[exact:-1]
+    assert (widths.diff() >= -1).all() and widths[-1] > widths[0]
+
+
+def test_t5_signs_use_separate_halves_when_bidirectional():
+    rel = torch.arange(-50, 51)
+    buckets = t5_relative_position_bucket(rel)
+    assert (buckets[rel < 0] < 16).all() and (buckets[rel > 0] >= 16).all()
+    assert buckets[rel == 0].item() == 0
+
+
+def test_t5_bad_input_raises():
+    with pytest.raises(ValueError, match="integer tensor"):
+        t5_relative_position_bucket(torch.tensor([1.5]))
+    with pytest.raises(ValueError, match="num_buckets too small"):
+        t5_relative_position_bucket(torch.tensor([1]), num_buckets=2)
+    with pytest.raises(ValueError, match="max_distance must exceed"):
+        t5_relative_position_bucket(torch.tensor([1]), max_distance=4)
