@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from mllm_handbook.compression import (
     causal_self_attention,
     dequantize_per_channel,
-    distillation_loss,
     kv_cache_bytes,
     kv_cache_step,
     quantize_per_channel_int8,
 )
+from mllm_handbook.losses import distillation_loss
 
 
 @settings(max_examples=25, deadline=None)

@@ -8,12 +8,12 @@ import torch.nn.functional as F
 from mllm_handbook.compression import (
     causal_self_attention,
     dequantize_per_channel,
-    distillation_loss,
     kv_cache_bytes,
     kv_cache_step,
     quantize_per_channel_int8,
 )
 from mllm_handbook.figures import new_figure, show
+from mllm_handbook.losses import distillation_loss
 
 torch.manual_seed(0)
 

@@ -13,6 +13,7 @@ Each event delegates to a small module of :mod:`handbook_site`:
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
@@ -174,8 +175,8 @@ def on_page_markdown(markdown: str, page: Page, config, files):
     if page.meta.get("source"):
         markdown += generated.source_note(lang, here, page.meta["source"])
     description = _description(page.meta, markdown)
-    if description:
-        page.meta["description"] = description
+    if description:  # Material writes it into content="..." without escaping
+        page.meta["description"] = html.escape(html.unescape(description), quote=True)
     return markdown
 
 

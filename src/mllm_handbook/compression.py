@@ -16,36 +16,6 @@ import torch
 from mllm_handbook._checks import check, check_floating
 
 
-def distillation_loss(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    r"""Soft-target distillation loss, batch mean (Hinton et al., 2015).
-
-    $$\mathcal{L}_{\mathrm{KD}} = T^2\,\mathrm{KL}\left(\mathrm{softmax}(t/T) \,\|\, \mathrm{softmax}(s/T)\right)$$
-
-    The factor $T^2$ keeps the gradient's size roughly independent of $T$ (the soft-target gradients
-    scale as $1/T^2$).
-
-    Args:
-        student_logits: ``[batch, classes]``.
-        teacher_logits: ``[batch, classes]`` (no gradient flows into the teacher).
-        temperature: $T > 0$.
-
-    Returns:
-        Scalar loss.
-    """
-    check_floating(student_logits, "student_logits")
-    check(
-        student_logits.shape == teacher_logits.shape,
-        f"shape mismatch {list(student_logits.shape)} vs {list(teacher_logits.shape)}",
-    )
-    check(temperature > 0, f"temperature must be > 0, got {temperature}")
-    log_q = (student_logits / temperature).log_softmax(-1)
-    log_p = (teacher_logits.detach() / temperature).log_softmax(-1)
-    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
-    return temperature**2 * kl.mean()
-
-
 def quantize_per_channel_int8(weight: torch.Tensor, axis: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Symmetric int8 quantisation with one scale per channel along ``axis``.
 

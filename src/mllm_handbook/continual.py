@@ -13,7 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from mllm_handbook._checks import check, check_floating
+from mllm_handbook._checks import check
+from mllm_handbook.losses import distillation_loss
 
 
 def diagonal_fisher(
@@ -88,12 +89,5 @@ def lwf_distillation(
     Returns:
         Scalar loss.
     """
-    check_floating(new_logits, "new_logits")
-    check(
-        new_logits.shape == old_logits.shape,
-        f"shape mismatch {list(new_logits.shape)} vs {list(old_logits.shape)}",
-    )
-    check(temperature > 0, f"temperature must be > 0, got {temperature}")
-    log_q = (new_logits / temperature).log_softmax(-1)
-    log_p = (old_logits.detach() / temperature).log_softmax(-1)
-    return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+    # Hinton et al.'s soft-target loss without its T² gradient-scale factor (one home for the formula).
+    return distillation_loss(new_logits, old_logits, temperature) / temperature**2

@@ -6,8 +6,8 @@ r"""Training losses of multimodal models, written out: contrastive (CLIP, InfoNC
   with negatives drawn from the contrastive similarities. CLIP does **not** use ITM.
 * :func:`mse_loss`, :func:`l1_loss`, :func:`huber_loss` and :func:`cross_entropy` equal their
   ``torch.nn.functional`` counterparts (mean reduction); :func:`diffusion_epsilon_loss` is the DDPM
-  noise-prediction objective. ``losses.distillation_loss`` (Hinton et al.'s soft-target loss) is
-  re-exported from :mod:`mllm_handbook.compression`, where it is documented.
+  noise-prediction objective; :func:`distillation_loss` is Hinton et al.'s soft-target loss (LwF in
+  :mod:`mllm_handbook.continual` reuses it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 
 from mllm_handbook._checks import check, check_floating
-from mllm_handbook.compression import distillation_loss  # noqa: F401  (the contract's losses.distillation_loss)
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
@@ -334,3 +333,33 @@ def diffusion_epsilon_loss(
     alpha_bar = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1)))
     x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
     return mse_loss(eps_model(x_t, t), noise)
+
+
+def distillation_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    r"""Soft-target distillation loss, batch mean (Hinton et al., 2015).
+
+    $$\mathcal{L}_{\mathrm{KD}} = T^2\,\mathrm{KL}\left(\mathrm{softmax}(t/T) \,\|\, \mathrm{softmax}(s/T)\right)$$
+
+    The factor $T^2$ keeps the gradient's size roughly independent of $T$ (the soft-target gradients
+    scale as $1/T^2$).
+
+    Args:
+        student_logits: ``[batch, classes]``.
+        teacher_logits: ``[batch, classes]`` (no gradient flows into the teacher).
+        temperature: $T > 0$.
+
+    Returns:
+        Scalar loss.
+    """
+    check_floating(student_logits, "student_logits")
+    check(
+        student_logits.shape == teacher_logits.shape,
+        f"shape mismatch {list(student_logits.shape)} vs {list(teacher_logits.shape)}",
+    )
+    check(temperature > 0, f"temperature must be > 0, got {temperature}")
+    log_q = (student_logits / temperature).log_softmax(-1)
+    log_p = (teacher_logits.detach() / temperature).log_softmax(-1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    return temperature**2 * kl.mean()

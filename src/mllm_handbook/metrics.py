@@ -14,7 +14,7 @@ import torch
 from mllm_handbook._checks import check
 
 
-def recall_at_k(similarity: torch.Tensor, k: int) -> float:
+def recall_at_k(similarity: torch.Tensor, k: int) -> torch.Tensor:
     r"""Recall@K for retrieval where the match of query ``i`` is item ``i``.
 
     A query counts as a hit when its match is among the ``k`` highest-scoring items. The rank of the match
@@ -30,7 +30,7 @@ def recall_at_k(similarity: torch.Tensor, k: int) -> float:
         k: how many top items count, ``1 <= k <= N``.
 
     Returns:
-        The fraction of queries whose match is in the top ``k``, a float in ``[0, 1]``.
+        The fraction of queries whose match is in the top ``k``: a 0-dim float tensor in ``[0, 1]``.
     """
     check(
         similarity.dim() == 2 and similarity.shape[0] == similarity.shape[1] and similarity.shape[0] > 0,
@@ -40,7 +40,7 @@ def recall_at_k(similarity: torch.Tensor, k: int) -> float:
     check(1 <= k <= n, f"k must be in [1, N] = [1, {n}], got {k}")
     matched = similarity.diagonal().unsqueeze(1)  # [N, 1]
     rank = (similarity > matched).sum(dim=1)  # items that beat the match
-    return (rank < k).float().mean().item()
+    return (rank < k).float().mean()
 
 
 def chair(mentioned_objects: list[set[str]], ground_truth_objects: list[set[str]]) -> tuple[float, float]:
