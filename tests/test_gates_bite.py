@@ -30,7 +30,8 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def html(body: str, head: str = "") -> str:
-    return f'<!doctype html><html lang="en"><head><meta charset="utf-8">{head}<title>t</title></head><body>{body}</body></html>'
+    icon = '<link rel="icon" href="data:,">'  # else Chromium asks for /favicon.ico, a 404 here
+    return f'<!doctype html><html lang="en"><head><meta charset="utf-8">{icon}{head}<title>t</title></head><body>{body}</body></html>'
 
 
 # --- links and anchors (lychee) -------------------------------------------------------------------------

@@ -8,14 +8,16 @@ functions on the real site and on tiny throwaway inputs that prove each gate bit
   :func:`chinese_outside_code`, :func:`cjk_lint` (autocorrect), :func:`markdown_lint` (pymarkdownlnt).
 * Built site: :func:`built_pages`, :func:`check_links` (lychee, offline, with fragments).
 * Browser: :func:`serve` (the site under a sub-path, as GitHub Pages serves it), :func:`launch_chromium`,
-  :func:`audit_page`, :func:`search`, :func:`judge_search`.
+  :func:`audit_pages`, :func:`search`, :func:`judge_search`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -200,7 +202,8 @@ def headings_without_anchor(text: str, name: str) -> list[str]:
 def chinese_outside_code(text: str, name: str) -> list[str]:
     """Lines of an English page that contain Chinese characters or full-width punctuation outside code."""
     problems = []
-    for n, line in enumerate(mask_code(text).split("\n"), 1):
+    prose = _INLINE_CODE.sub(lambda m: _blank(m.group(0)), mask_fences(text))  # front matter included
+    for n, line in enumerate(prose.split("\n"), 1):
         found = _HAN.findall(line)
         if found:
             problems.append(f"{name}:{n}: Chinese text on an English page: {''.join(found)[:40]!r}")
@@ -243,8 +246,9 @@ def cjk_lint(text: str, name: str) -> list[str]:
 
 def markdown_lint(paths: list[Path], config: Path) -> list[str]:
     """pymarkdownlnt over ``paths`` with the repository's rule set; one string per finding."""
-    exe = Path(sys.executable).with_name("pymarkdown")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "pymarkdown"]
+    if importlib.util.find_spec("pymarkdown") is None:
+        return ["pymarkdownlnt is not installed: `pip install pymarkdownlnt` (pin it in requirements.lock)"]
+    cmd = [sys.executable, "-m", "pymarkdown"]
     proc = subprocess.run(
         [*cmd, "--config", str(config), "scan", *map(str, paths)],
         capture_output=True,
@@ -370,8 +374,12 @@ NO_BROWSER = (
 )
 
 
+_COMPRESSIBLE = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".map"}
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     prefix = PREFIX
+    gzip = False
 
     def translate_path(self, path: str) -> str:
         path = urlsplit(path).path
@@ -379,14 +387,35 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             return str(Path(self.directory) / "__outside_the_sub_path__")
         return super().translate_path("/" + path[len(self.prefix) :])
 
+    def do_GET(self):
+        """Like GitHub Pages, send text assets gzip-compressed to clients that accept it (when enabled)."""
+        if self.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
+            target = Path(self.translate_path(self.path))
+            if target.is_dir() and urlsplit(self.path).path.endswith("/"):
+                target = target / "index.html"
+            if target.is_file() and target.suffix in _COMPRESSIBLE:
+                body = gzip.compress(target.read_bytes(), mtime=0)
+                self.send_response(200)
+                self.send_header("Content-Type", self.guess_type(str(target)))
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+        return super().do_GET()
+
     def log_message(self, format, *args):  # the base class's signature; keep the test log quiet
         pass
 
 
 @contextlib.contextmanager
-def serve(site: Path, prefix: str = PREFIX) -> Iterator[str]:
-    """Serve ``site`` at ``http://127.0.0.1:<free port><prefix>`` from a thread; yields that base URL."""
-    handler = functools.partial(type("Handler", (_Handler,), {"prefix": prefix}), directory=str(site))
+def serve(site: Path, prefix: str = PREFIX, compress: bool = False) -> Iterator[str]:
+    """Serve ``site`` at ``http://127.0.0.1:<free port><prefix>`` from a thread; yields that base URL.
+
+    ``compress`` gzips text assets as GitHub Pages does (for transfer-size figures).
+    """
+    handler_class = type("Handler", (_Handler,), {"prefix": prefix, "gzip": compress})
+    handler = functools.partial(handler_class, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -7,7 +7,8 @@ is printed and skipped.
 Usage: ``python -m handbook_site.lighthouse [--site DIR] [--pages KEY ...]``. Without ``--site`` it builds
 the site into a temporary folder (with the exec cache, so after ``make test`` or ``make serve`` it is
 quick). Lighthouse (npm ``lighthouse``, pinned below) is installed into ``.cache/lighthouse`` on first use;
-Chromium is ``$CHROME_PATH`` or ``/usr/bin/chromium``. The site is served under the GitHub Pages sub-path.
+Chromium is ``$CHROME_PATH`` or ``/usr/bin/chromium``. The site is served under the GitHub Pages sub-path
+and gzip-compressed, as Pages serves it.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         header = f"{'device':7} {'page':32} {'perf':>5} {'a11y':>5} {'bp':>5} {'seo':>5} {'KiB':>7} {'req':>4} {'LCP ms':>7} {'TBT ms':>7}"
         print(header)
         lost_all: set[str] = set()
-        with checks.serve(site) as base:
+        with checks.serve(site, compress=True) as base:  # gzip, as GitHub Pages serves it
             for device in ("mobile", "desktop"):
                 for key in keys:
                     report = run(cli, chrome, base + (f"{key}/" if key else ""), device)
