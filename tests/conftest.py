@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import io
 import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -74,34 +70,6 @@ def site(site_build) -> Path:
     if site_build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{site_build.log[-6000:]}")
     return site_build.site
-
-
-_INCLUDE = re.compile(r'^--8<--\s+"([^"]+)"\s*$', re.M)
-
-
-def expand_includes(code: str) -> str:
-    """Replace ``--8<-- "path"`` lines with the snippet file, as pymdownx.snippets does at build time."""
-    return _INCLUDE.sub(lambda m: (ROOT / "snippets" / m.group(1)).read_text(encoding="utf-8"), code)
-
-
-def pytest_collection_modifyitems(items):
-    """pytest-markdown-docs reads raw Markdown: test each page's Python blocks as the page shows them.
-
-    Includes are expanded (a missing file fails the test, naming it), and output is captured so that
-    printed SVG figures do not flood the log (the plugin turns capture off).
-    """
-    for item in items:
-        if type(item).__name__ != "MarkdownInlinePythonItem":
-            continue
-        expanded = expand_includes(item.test_definition.source)
-        item.test_definition = dataclasses.replace(item.test_definition, source=expanded)
-        item.code = expanded
-
-        def runtest(original=item.runtest):
-            with contextlib.redirect_stdout(io.StringIO()):
-                original()
-
-        item.runtest = runtest
 
 
 # --- Quality gates (issue 7): the built site served under a sub-path, and one headless Chromium. ---
