@@ -39,6 +39,7 @@ _INCLUDE = re.compile(r'^\s*--8<--\s+"([^"]+)"', re.M)
 _ABSTRACT = re.compile(r"^!!! abstract[^\n]*\n((?:[ ]{4}[^\n]*\n|\n)+)", re.M)
 _FRONT = re.compile(r"\A---\n.*?\n---\n", re.S)
 _reported: set[str] = set()
+SEARCH_TERMS = Path(__file__).with_name("search_terms.txt")
 
 
 def _warn_once(message: str) -> None:
@@ -51,7 +52,22 @@ def _root(config) -> Path:
     return Path(config.config_file_path).parent
 
 
+def _load_search_terms() -> None:
+    """Teach jieba the domain terms it would split (自回归 -> 自 + 回归), for Material's Chinese index.
+
+    Material's ``jieba_dict_user`` option takes a path relative to the working directory; loading the
+    dictionary here works from any directory (and for the test suite's throwaway sites).
+    """
+    try:
+        import jieba
+    except ImportError:  # search still works, with jieba's default segmentation
+        return
+    jieba.setLogLevel(logging.WARNING)
+    jieba.load_userdict(str(SEARCH_TERMS))
+
+
 def on_config(config):
+    _load_search_terms()
     exec_runner.start_build(_root(config) / "src" / "mllm_handbook")
     fences = config.mdx_configs.setdefault("pymdownx.superfences", {}).setdefault("custom_fences", [])
     unique = {}
