@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 import io
+from typing import TYPE_CHECKING
 
-import matplotlib
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FIGURE_PREFIX = '<figure class="handbook-figure"'
 _STYLE = {
@@ -27,6 +28,10 @@ _STYLE = {
 
 def new_figure(width: float = 6.4, height: float = 3.2, ncols: int = 1, nrows: int = 1):
     """A figure and its axes (a single ``Axes`` when ``ncols == nrows == 1``), in the handbook's style."""
+    # matplotlib is imported on first use: the site build imports this module only for FIGURE_PREFIX.
+    import matplotlib
+    from matplotlib.figure import Figure
+
     with matplotlib.rc_context(_STYLE):
         figure = Figure(figsize=(width, height), layout="constrained")
         axes = figure.subplots(nrows, ncols, squeeze=True)
@@ -35,6 +40,8 @@ def new_figure(width: float = 6.4, height: float = 3.2, ncols: int = 1, nrows: i
 
 def to_svg(figure: Figure, alt: str) -> str:
     """Render ``figure`` as a one-line SVG string with an accessible name ``alt``."""
+    import matplotlib
+
     buffer = io.StringIO()
     with matplotlib.rc_context(_STYLE):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
