@@ -2,6 +2,8 @@
 # Two commands on a fresh clone: `make serve` and `make test`. Both bootstrap .venv from requirements.lock.
 
 PYTHON ?= python3
+# Material 9.x prints an end-of-life banner on every build; the README says where the project stands on it.
+export NO_MKDOCS_2_WARNING := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 LOCK   := requirements.lock

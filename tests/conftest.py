@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property-based tests explore the same examples on every run, so CI is reproducible; a failure found
+# locally with `--hypothesis-seed` can be reproduced exactly.
+settings.register_profile("handbook", derandomize=True, print_blob=True)
+settings.load_profile("handbook")
 
 
 @dataclass
