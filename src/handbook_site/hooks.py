@@ -18,10 +18,12 @@ import logging
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mkdocs.plugins import event_priority
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
 from handbook_site import (
     exec_runner,
@@ -203,14 +205,33 @@ def on_page_content(html: str, page: Page, config, files):
     return mathml.render_math(html, report)
 
 
+_SWITCHER_LINK = re.compile(r'<a href="(/[^"]*)" hreflang="[^"]*" class="md-select__link">')
 _HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
+def _relative_switcher_links(output: str, page: Page, config) -> str:
+    """Make the language switcher's absolute links (mkdocs-static-i18n uses them on the home pages,
+    built from site_url) relative, so they work under any path the site is served from."""
+    site_path = urlsplit(config.site_url or "/").path
+
+    def relative(match: re.Match[str]) -> str:
+        href = match.group(1)
+        if not href.startswith(site_path):
+            return match.group(0)
+        return match.group(0).replace(
+            f'"{href}"', f'"{get_relative_url(href[len(site_path) :] or ".", page.url or ".")}"'
+        )
+
+    return _SWITCHER_LINK.sub(relative, output)
 
 
 def on_post_page(output: str, page: Page, config):
     # Material prefetches `sitemap.xml` next to every <link rel="alternate">, expecting language roots;
-    # mkdocs-static-i18n points them at the page itself, so each page load made two failing requests. The
-    # language switcher's own links (which already lead to the same page) are untouched.
+    # mkdocs-static-i18n points them at the page itself, so each page load made two failing requests and
+    # Material's click handler sent the switcher to the other language's home page. The switcher's own
+    # links already lead to the twin page.
     output = _HEAD_ALTERNATE.sub("", output)
+    output = _relative_switcher_links(output, page, config)
     return search_split.point_search_at_language_root(output, sitemap.language_of(page.file.src_uri))
 
 
