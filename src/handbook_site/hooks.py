@@ -65,7 +65,10 @@ def _load_search_terms() -> None:
     except ImportError:  # search still works, with jieba's default segmentation
         return
     jieba.setLogLevel(logging.WARNING)
-    jieba.load_userdict(str(SEARCH_TERMS))
+    for line in SEARCH_TERMS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):  # "word frequency tag", as in a jieba user dict
+            word, freq, tag = line.split()
+            jieba.add_word(word, int(freq), tag)
 
 
 def on_config(config):
