@@ -11,18 +11,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import re
 from pathlib import Path
+
+from handbook_site.sitemap import INCLUDE
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-_INCLUDE = re.compile(r'^--8<--\s+"([^"]+)"\s*$', re.M)
-
-
 def expand_includes(code: str) -> str:
     """Replace ``--8<-- "path"`` lines with the snippet file, as pymdownx.snippets does at build time."""
-    return _INCLUDE.sub(lambda m: (ROOT / "snippets" / m.group(1)).read_text(encoding="utf-8"), code)
+    return INCLUDE.sub(lambda m: (ROOT / "snippets" / m.group(1)).read_text(encoding="utf-8"), code)
 
 
 def pytest_collection_modifyitems(items):

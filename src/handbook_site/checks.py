@@ -43,14 +43,12 @@ PREFIX = "/mllm-handbook/"  # the sub-path GitHub Pages serves a project site un
 # --------------------------------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-_INCLUDE = re.compile(r'^\s*--8<--\s+"([^"]+)"', re.M)
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _ANCHOR = re.compile(r"\{[^}]*#([A-Za-z0-9_-]+)[^}]*\}\s*$")
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 _INLINE_MATH = re.compile(r"(?<![\\$])\$(?=[^\s$])([^$\n]+?)(?<=[^\s\\])\$(?!\$)")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
-_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.S)
 
 
 def _blank(text: str) -> str:
@@ -85,7 +83,7 @@ def code_fences(text: str) -> list[tuple[int, int, str]]:
 
 def mask_code(text: str, inline: bool = True) -> str:
     """Blank out front matter, fenced code blocks and (optionally) inline code; positions are kept."""
-    front = _FRONT_MATTER.match(text)
+    front = sitemap.FRONT_MATTER.match(text)
     if front:
         text = _blank(front.group(0)) + text[front.end() :]
     lines = text.split("\n")
@@ -141,7 +139,7 @@ def structure(text: str) -> Structure:
     meta = sitemap.front_matter(text)
     return Structure(
         anchors=[anchor or f"(no anchor: {title})" for _, _, title, anchor in headings(text)],
-        includes=_INCLUDE.findall(text),
+        includes=sitemap.INCLUDE.findall(text),
         code_blocks=len(code_fences(text)),
         display_math=display,
         inline_math=inline,
@@ -473,19 +471,22 @@ class Recorder:
     failed: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
 
+    def _listeners(self):
+        return {
+            "console": self._console,
+            "pageerror": self._pageerror,
+            "request": self._request,
+            "requestfailed": self._requestfailed,
+            "response": self._response,
+        }
+
     def attach(self, page) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", self._pageerror)
-        page.on("request", self._request)
-        page.on("requestfailed", self._requestfailed)
-        page.on("response", self._response)
+        for event, listener in self._listeners().items():
+            page.on(event, listener)
 
     def detach(self, page) -> None:
-        page.remove_listener("console", self._console)
-        page.remove_listener("pageerror", self._pageerror)
-        page.remove_listener("request", self._request)
-        page.remove_listener("requestfailed", self._requestfailed)
-        page.remove_listener("response", self._response)
+        for event, listener in self._listeners().items():
+            page.remove_listener(event, listener)
 
     def _console(self, message) -> None:
         if message.type == "error":

@@ -37,9 +37,7 @@ from handbook_site import (
 )
 
 log = logging.getLogger("mkdocs.hooks.handbook")
-_INCLUDE = re.compile(r'^\s*--8<--\s+"([^"]+)"', re.M)
 _ABSTRACT = re.compile(r"^!!! abstract[^\n]*\n((?:[ ]{4}[^\n]*\n|\n)+)", re.M)
-_FRONT = re.compile(r"\A---\n.*?\n---\n", re.S)
 _reported: set[str] = set()
 SEARCH_TERMS = Path(__file__).with_name("search_terms.txt")
 
@@ -165,7 +163,7 @@ def _description(meta: dict, markdown: str) -> str | None:
     if match:
         text = " ".join(line.strip() for line in match.group(1).splitlines() if line.strip())
     else:  # pages without a 30-second answer (home, section indexes): their first paragraph
-        body = _FRONT.sub("", markdown)
+        body = sitemap.FRONT_MATTER.sub("", markdown)
         paragraphs = [p.strip() for p in body.split("\n\n") if p.strip() and p.strip()[0] not in "#<!|-`"]
         if not paragraphs:
             return None
@@ -182,7 +180,7 @@ def on_page_markdown(markdown: str, page: Page, config, files):
     snippets_dir = _root(config) / "snippets"
     includes = {
         name: (snippets_dir / name).read_text(encoding="utf-8")
-        for name in _INCLUDE.findall(markdown)
+        for name in sitemap.INCLUDE.findall(markdown)
         if (snippets_dir / name).is_file()
     }
     exec_runner.start_page(f"docs/{src}", includes)

@@ -16,7 +16,9 @@ import yaml
 SITE_MAP = Path(__file__).with_name("site_map.yml")
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+# The two Markdown patterns every tool here needs: YAML front matter, and a pymdownx.snippets include line.
+FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+INCLUDE = re.compile(r'^[ \t]*--8<--[ \t]+"([^"]+)"[ \t]*$', re.M)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def planned_pages() -> list[str]:
 
 def front_matter(text: str) -> dict:
     """The YAML front matter of a Markdown page, or ``{}``."""
-    match = _FRONT_MATTER.match(text)
+    match = FRONT_MATTER.match(text)
     return (yaml.safe_load(match.group(1)) or {}) if match else {}
 
 
