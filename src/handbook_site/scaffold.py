@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 MARKER = "TODO(scaffold)"
-SITE_MAP = Path("src/handbook_site/site_map.yml")
+SITE_MAP = Path("site_map.yml")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 log = logging.getLogger("mkdocs.hooks.handbook")
 

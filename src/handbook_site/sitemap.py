@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-SITE_MAP = Path(__file__).with_name("site_map.yml")
+SITE_MAP = Path(__file__).resolve().parents[2] / "site_map.yml"
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 # The two Markdown patterns every tool here needs: YAML front matter, and a pymdownx.snippets include line.

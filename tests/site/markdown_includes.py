@@ -1,4 +1,4 @@
-"""pytest plugin (loaded by ``-p tests.markdown_includes`` in pyproject): page code blocks as the page shows them.
+"""pytest plugin (loaded by ``-p tests.site.markdown_includes`` in pyproject): page code blocks as the page shows them.
 
 pytest-markdown-docs reads raw Markdown, so a block that includes a snippet (``--8<-- "path"``) would be run as
 that literal line. This plugin expands the include, as pymdownx.snippets does at build time (a missing file
