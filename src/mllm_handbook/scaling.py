@@ -73,3 +73,47 @@ def zero_bytes_per_param(stage: int, num_gpus: int) -> float:
     weights, grads, optim = 2.0, 2.0, 12.0
     sharded = [0.0, optim, grads + optim, weights + grads + optim][stage]
     return weights + grads + optim - sharded + sharded / num_gpus
+
+
+def kv_cache_bytes_per_token(
+    num_layers: int, num_kv_heads: int, head_dim: int, bytes_per_value: int = 2
+) -> int:
+    r"""KV-cache bytes one token adds: a key and a value per layer and KV head.
+
+    $$\text{bytes} = 2 \cdot L \cdot H_{kv} \cdot d_{head} \cdot b$$
+
+    $H_{kv} = H$ for multi-head attention, $1$ for multi-query attention (Shazeer, 2019) and the number of
+    groups for grouped-query attention (Ainslie et al., 2023); $b = 2$ for fp16/bf16.
+
+    Args:
+        num_layers: $L$.
+        num_kv_heads: $H_{kv}$.
+        head_dim: $d_{head}$.
+        bytes_per_value: $b$.
+
+    Returns:
+        Bytes per token of context.
+    """
+    return 2 * num_layers * num_kv_heads * head_dim * bytes_per_value
+
+
+def mla_kv_cache_bytes_per_token(
+    num_layers: int, kv_lora_rank: int, rope_head_dim: int, bytes_per_value: int = 2
+) -> int:
+    r"""KV-cache bytes per token of multi-head latent attention (DeepSeek-V2, arXiv 2405.04434, §2.1).
+
+    MLA caches one compressed latent $c^{KV}$ of width $d_c$ and one decoupled RoPE key of width $d^R_h$
+    per layer, shared by all heads:
+
+    $$\text{bytes} = L \cdot (d_c + d^R_h) \cdot b$$
+
+    Args:
+        num_layers: $L$.
+        kv_lora_rank: $d_c$ (512 in DeepSeek-V2).
+        rope_head_dim: $d^R_h$ (64 in DeepSeek-V2).
+        bytes_per_value: $b$.
+
+    Returns:
+        Bytes per token of context.
+    """
+    return num_layers * (kv_lora_rank + rope_head_dim) * bytes_per_value

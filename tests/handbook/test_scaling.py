@@ -41,3 +41,21 @@ def test_bad_inputs():
         zero_bytes_per_param(4, 8)
     with pytest.raises(ValueError, match="num_gpus"):
         zero_bytes_per_param(1, 0)
+
+
+def test_kv_cache_bytes_llama2_7b_and_70b():
+    from mllm_handbook.scaling import kv_cache_bytes_per_token
+
+    # LLaMA-2-7B: 32 layers, 32 KV heads of 128 -> 0.5 MiB per token in fp16; 70B: 80 layers, 8 KV heads.
+    assert kv_cache_bytes_per_token(32, 32, 128) == 524_288
+    assert kv_cache_bytes_per_token(80, 8, 128) == 327_680
+    assert kv_cache_bytes_per_token(80, 8, 128, bytes_per_value=1) == 163_840
+    assert kv_cache_bytes_per_token(2, 3, 5, bytes_per_value=4) == 2 * 2 * 3 * 5 * 4
+
+
+def test_mla_kv_cache_bytes_deepseek_v2():
+    from mllm_handbook.scaling import mla_kv_cache_bytes_per_token
+
+    # DeepSeek-V2: 60 layers, d_c = 512, d_h^R = 64 -> 576 values per layer and token.
+    assert mla_kv_cache_bytes_per_token(60, 512, 64) == 60 * 576 * 2
+    assert mla_kv_cache_bytes_per_token(3, 7, 5, bytes_per_value=4) == 3 * 12 * 4
