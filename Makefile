@@ -12,23 +12,32 @@ LOCK_HASH := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('$(L
 STAMP  := $(VENV)/.bootstrap-$(LOCK_HASH)
 CHROMIUM ?= /usr/bin/chromium
 SITE   ?= site
+# `make serve LANG=en` previews English; LANG is also the locale variable, so recipes get a sane one back.
+SERVE_LANG := $(if $(filter en,$(LANG)),en,zh)
+SERVE_CONFIG := $(if $(filter en,$(SERVE_LANG)),mkdocs.en.yml,mkdocs.yml)
+SERVE_URL := http://127.0.0.1:8000/$(if $(filter en,$(SERVE_LANG)),en/,)
+LOCALE := LANG=C.UTF-8 LC_ALL=C.UTF-8
+PYTEST := $(LOCALE) $(BIN)/python -m pytest
 
-.PHONY: help venv serve build test lint bench browser clean distclean new-page translated stale
+.PHONY: help venv serve build check test lint bench browser clean distclean new-page translated stale
 
 help:
-	@echo "make serve   - set up .venv and serve the site at http://127.0.0.1:8000/"
-	@echo "make test    - set up .venv, lint, run every test and a strict build (empty exec cache)"
-	@echo "make build   - strict build into ./$(SITE)"
-	@echo "make bench   - print build/test timings and sizes (never fails on a number)"
-	@echo "make clean   - remove build output and caches (keeps .venv); distclean also drops .venv"
+	@echo "make serve      - set up .venv and preview the Chinese site at http://127.0.0.1:8000/ (LANG=en: English)"
+	@echo "make check      - the edit loop: lint, unit tests and every snippet once (about 20 s)"
+	@echo "make test       - everything CI runs: lint, every test, a strict build from an empty snippet store"
+	@echo "make build      - strict build of both languages into ./$(SITE)"
+	@echo "make bench      - print build, test, size and search figures (never fails on a number)"
+	@echo "make new-page SECTION=… SLUG=…   make translated PAGE=…   make stale   make clean   make distclean"
 
 venv: $(STAMP)
 
+# The lock installs every dependency; a .pth file puts src/ on the path, so mllm_handbook and the build
+# package are imported from the working tree (the published wheel contains mllm_handbook only).
 $(STAMP):
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 10) else 'Python 3.10+ is required, found ' + sys.version)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r $(LOCK)
-	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@$(BIN)/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'mllm-handbook-src.pth').write_text(str(pathlib.Path('src').resolve()) + '\n')"
 	@rm -f $(VENV)/.bootstrap-*
 	@touch $@
 
@@ -37,30 +46,38 @@ browser: $(STAMP)
 	@if [ -x "$(CHROMIUM)" ]; then echo "browser: using $(CHROMIUM)"; \
 	else echo "browser: $(CHROMIUM) not found, installing Playwright's Chromium"; $(BIN)/python -m playwright install chromium; fi
 
+# Runs the snippets the store (.cache/snippets) lacks, in parallel, then serves one language with reloads.
 serve: $(STAMP)
-	HANDBOOK_EXEC_CACHE=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	$(LOCALE) $(BIN)/python -m handbook_build snippets
+	@echo "serving $(SERVE_URL)"
+	$(LOCALE) $(BIN)/mkdocs serve -f $(SERVE_CONFIG) --dev-addr 127.0.0.1:8000
 
 build: $(STAMP)
-	$(BIN)/mkdocs build --strict --site-dir $(SITE)
+	$(LOCALE) $(BIN)/python -m handbook_build --site-dir $(SITE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) browser lint
-	HANDBOOK_EXEC_CACHE=0 $(BIN)/python -m pytest --cov --cov-report=term
+# The edit loop: no site build, no browser. pytest runs the unit tests and each page's code blocks (the
+# Chinese pages include every snippet; English pages include the same files) on every core.
+check: lint
+	$(PYTEST) -q -n auto tests/handbook docs/zh
 
-bench: $(STAMP)
-	$(BIN)/python -m handbook_site.bench
+test: $(STAMP) browser lint
+	$(PYTEST) -n 2 --dist loadgroup --cov --cov-report=term
+
+bench: $(STAMP) browser
+	$(LOCALE) $(BIN)/python scripts/bench.py
 
 new-page: $(STAMP)
-	$(BIN)/python -m handbook_site.scaffold "$(SECTION)" "$(SLUG)"
+	$(BIN)/python scripts/new_page.py "$(SECTION)" "$(SLUG)"
 
 translated: $(STAMP)
-	$(BIN)/python -m handbook_site.freshness --update $(PAGE)
+	$(BIN)/python scripts/translations.py --update $(PAGE)
 
 stale: $(STAMP)
-	$(BIN)/python -m handbook_site.freshness --report
+	$(BIN)/python scripts/translations.py --report
 
 clean:
 	rm -rf $(SITE) .cache artifacts .pytest_cache .ruff_cache .coverage .coverage.* htmlcov

@@ -108,7 +108,7 @@ def ppo_clip_loss(
 
     $$r_t = \exp(\log \pi_\theta(a_t \mid s_t) - \log \pi_{\theta_{\mathrm{old}}}(a_t \mid s_t))$$
 
-    $$\mathcal{L}^{\mathrm{CLIP}} = -\mathbb{E}_t\left[\min\left(r_t A_t,\
+    $$\mathcal{L}^{\mathrm{CLIP}} = -\mathbb{E}_t\left[\min\left(r_t A_t,
     \mathrm{clip}(r_t, 1-\epsilon, 1+\epsilon) A_t\right)\right]$$
 
     The minimum makes the objective a pessimistic bound: with $A_t > 0$ it stops rewarding $r_t > 1+\epsilon$,

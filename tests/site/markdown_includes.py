@@ -13,7 +13,7 @@ import dataclasses
 import io
 from pathlib import Path
 
-from handbook_site.sitemap import INCLUDE
+from handbook_build.content import INCLUDE
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,61 +1,37 @@
-"""A throwaway copy of the site for tests that change the site map: real config, own package copy.
+"""A throwaway project for end-to-end build tests: the real configs and hooks, its own site map and pages.
 
-The copy has the real ``mkdocs.yml`` and a copy of ``src/handbook_site`` (so its ``site_map.yml`` can differ
-from the real one); :func:`build` puts that copy first on ``PYTHONPATH``, so the hooks import it and not the
-installed package. ``mllm_handbook`` and ``overrides`` are symlinks. Nothing here touches the real tree.
+:func:`make` writes ``mkdocs.yml`` and ``mkdocs.en.yml`` (the real ones, with the hooks path made absolute),
+links ``overrides/`` and ``src/``, and writes the site map, pages and snippets it is given. Nothing here
+touches the real tree.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT, Build, mkdocs_build
+from tests.conftest import ROOT
+from tests.site.conftest import Build, handbook_build
 
-SECTION = {"slug": "demo", "zh": "演示", "en": "Demo", "pages": []}
+SITE_MAP = {
+    "sections": [{"slug": "demo", "zh": "演示", "en": "Demo", "pages": ["alpha"]}],
+    "questions": [],
+    "redirects": {},
+}
+PAGE = "demo/alpha"
 
 
-def page(lang: str, slug: str, title: str | None = None, body: str = "") -> str:
-    """A small question page with a 30-second answer (its first sentence becomes the description)."""
-    title = title or ("小页面" if lang == "zh" else "A tiny page")
+def page(lang: str, body: str = "", *, snippet: str | None = None) -> str:
+    """A small question page; ``snippet`` adds the executed block that includes ``snippets/<snippet>``."""
+    title = "小页面" if lang == "zh" else "A tiny page"
     label = "30 秒回答" if lang == "zh" else "30-second answer"
-    answer = (
-        "这是一个用于测试的小页面，它的第一句话足够长。"
-        if lang == "zh"
-        else "A tiny page for tests, long enough."
-    )
+    answer = "这是一个用于测试的小页面，它的第一句话足够长。" if lang == "zh" else "A tiny page for tests, long enough."
+    code = f'\n```python exec="on" source="above" title="snippets/{snippet}"\n--8<-- "{snippet}"\n```\n' if snippet else ""
     return (
-        f"---\ntitle: {title}\n---\n\n# {title} {{ #{slug} }}\n\n"
-        f'!!! abstract "{label}"\n    {answer}\n\n{body}'
+        f"---\ntitle: {title}\nsource: []\n---\n\n# {title} {{ #alpha }}\n\n"
+        f'!!! abstract "{label}"\n    {answer}\n\n{body}{code}'
     )
-
-
-def make(tmp_path: Path, site_map: dict | None = None, pages: dict[str, str] | None = None) -> Path:
-    """A site in ``tmp_path``: ``pages`` maps ``zh/demo/alpha.md``-style paths to their text."""
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    (tmp_path / "overrides").symlink_to(ROOT / "overrides")
-    shutil.copytree(
-        ROOT / "src/handbook_site",
-        tmp_path / "src/handbook_site",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    (tmp_path / "src/mllm_handbook").symlink_to(ROOT / "src/mllm_handbook")
-    if site_map is not None:
-        text = yaml.safe_dump(
-            site_map, allow_unicode=True, sort_keys=False, default_flow_style=None, width=10**6
-        )
-        (tmp_path / "src/handbook_site/site_map.yml").write_text(text, encoding="utf-8")
-    (tmp_path / "snippets").mkdir()
-    for lang, title in (("zh", "首页"), ("en", "Home")):
-        write(
-            tmp_path / f"docs/{lang}/index.md",
-            f"---\ntitle: {title}\n---\n\n# {title} {{ #home }}\n\n{title}.\n",
-        )
-    for rel, text in (pages or {}).items():
-        write(tmp_path / "docs" / rel, text)
-    return tmp_path
 
 
 def write(path: Path, text: str) -> None:
@@ -63,7 +39,26 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def build(site_root: Path) -> Build:
-    """Strict build of the copy, importing its own ``handbook_site``."""
-    env = {"PYTHONPATH": str(site_root / "src")}
-    return mkdocs_build(site_root / "mkdocs.yml", site_root / "site", extra_env=env, timeout=600)
+def make(tmp_path: Path, pages: dict[str, str], snippets: dict[str, str] | None = None,
+         site_map: dict | None = None) -> Path:
+    """A project in ``tmp_path``: ``pages`` maps ``zh/demo/alpha.md``-style paths to their text."""
+    hooks = "src/handbook_build/hooks.py"
+    for name in ("mkdocs.yml", "mkdocs.en.yml"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        write(tmp_path / name, text.replace(hooks, str(ROOT / hooks)))
+    (tmp_path / "overrides").symlink_to(ROOT / "overrides")
+    (tmp_path / "src").symlink_to(ROOT / "src")
+    write(tmp_path / "site_map.yml", yaml.safe_dump(site_map or SITE_MAP, allow_unicode=True))
+    (tmp_path / "snippets").mkdir()
+    for lang, title in (("zh", "首页"), ("en", "Home")):
+        write(tmp_path / f"docs/{lang}/index.md", f"# {title} {{ #home }}\n\n{title}.\n\n## Scope {{ #scope }}\n\n…\n")
+        write(tmp_path / f"docs/{lang}/demo/index.md", f"# {title} {{ #demo }}\n\n<!-- handbook:section-pages -->\n")
+    for rel, text in pages.items():
+        write(tmp_path / "docs" / rel, text)
+    for rel, text in (snippets or {}).items():
+        write(tmp_path / "snippets" / rel, text)
+    return tmp_path
+
+
+def build(root: Path, **env: str) -> Build:
+    return handbook_build(root, root / "site", env=env, timeout=600)

@@ -5,11 +5,11 @@ Creates, from the repository root (the current directory):
 * ``docs/zh/<section>/<slug>.md`` and ``docs/en/<section>/<slug>.md``: the full page anatomy (front matter,
   question, 30-second answer, in depth, code, follow-ups, references) with placeholders;
 * ``snippets/<section>/<slug>.py``: the page's executed snippet, which raises until it is written;
-* ``tests/test_page_<section>_<slug>.py``: a test stub that fails until the page is filled in;
+* ``tests/handbook/test_page_<section>_<slug>.py``: a test stub that fails until the page is filled in;
 
-and appends the slug to the section's ``pages`` in ``src/handbook_site/site_map.yml`` (the site order; move
+and appends the slug to the section's ``pages`` in ``site_map.yml`` (the site order; move
 it by hand if it belongs elsewhere). Every placeholder contains :data:`MARKER`. While a page still has one,
-the build warns, naming the file (:func:`check_page`, called from ``hooks.on_page_markdown``), so the strict
+the build warns, naming the file (``handbook_build.hooks``), so the strict
 build and ``make test`` fail until the page is filled in.
 
 It refuses, with a message and exit status 1, an unknown section, a malformed slug, and a slug that is
@@ -18,17 +18,15 @@ already taken (listed in the site map, an existing file, or the old path of a re
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from pathlib import Path
 
 import yaml
 
-MARKER = "TODO(scaffold)"
+from handbook_build.hooks import SCAFFOLD_MARKER as MARKER  # noqa: E402 - one home for the marker
 SITE_MAP = Path("site_map.yml")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-log = logging.getLogger("mkdocs.hooks.handbook")
 
 ZH_PAGE = """\
 ---
@@ -129,7 +127,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = "{page}"
 MARKER = "{M}"
 
@@ -157,26 +155,9 @@ class ScaffoldError(Exception):
     """A request the scaffold refuses; the message says why and what to do."""
 
 
-def placeholders(markdown: str, meta: dict | None = None) -> int:
-    """How many scaffold placeholders a page (body and front-matter title) still has."""
-    return markdown.count(MARKER) + str((meta or {}).get("title", "")).count(MARKER)
-
-
-def check_page(markdown: str, meta: dict, src: str) -> None:
-    """Warn (a strict build then fails) while a page still has scaffold placeholders."""
-    count = placeholders(markdown, meta)
-    if count:
-        log.warning(
-            "Page %s still has %d scaffold placeholder(s) (%s): fill them in, see CONTRIBUTING.md",
-            src,
-            count,
-            MARKER,
-        )
-
-
 def stub_test_path(section: str, slug: str) -> Path:
     """``tests/test_page_<section>_<slug>.py`` with hyphens as underscores."""
-    return Path("tests") / f"test_page_{section}_{slug}.py".replace("-", "_")
+    return Path("tests/handbook") / f"test_page_{section}_{slug}.py".replace("-", "_")
 
 
 def planned_files(section: str, slug: str) -> dict[Path, str]:
@@ -258,7 +239,7 @@ def scaffold(root: Path, section: str, slug: str) -> list[Path]:
 def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m handbook_site.scaffold SECTION SLUG  (make new-page SECTION=... SLUG=...)")
+        print("usage: python scripts/new_page.py SECTION SLUG  (make new-page SECTION=... SLUG=...)")
         return 1
     section, slug = (arg.strip() for arg in args)
     try:

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import sitemap
+from handbook_build import content, urls
 
-ROOT = Path(__file__).resolve().parents[2]
-LANGUAGES = sitemap.LANGUAGES
-DEFAULT_LANGUAGE = sitemap.DEFAULT_LANGUAGE
+ROOT = Path(__file__).resolve().parents[1]
+LANGUAGES = urls.LANGUAGES
+DEFAULT_LANGUAGE = urls.DEFAULT_LANGUAGE
 PREFIX = "/mllm-handbook/"  # the sub-path GitHub Pages serves a project site under
 
 # --------------------------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def code_fences(text: str) -> list[tuple[int, int, str]]:
 
 def mask_code(text: str, inline: bool = True) -> str:
     """Blank out front matter, fenced code blocks and (optionally) inline code; positions are kept."""
-    front = sitemap.FRONT_MATTER.match(text)
+    front = content.FRONT_MATTER.match(text)
     if front:
         text = _blank(front.group(0)) + text[front.end() :]
     lines = text.split("\n")
@@ -136,10 +136,10 @@ class Structure:
 
 def structure(text: str) -> Structure:
     display, inline = formulas(text)
-    meta = sitemap.front_matter(text)
+    meta = content.front_matter(text)
     return Structure(
         anchors=[anchor or f"(no anchor: {title})" for _, _, title, anchor in headings(text)],
-        includes=sitemap.INCLUDE.findall(text),
+        includes=content.INCLUDE.findall(text),
         code_blocks=len(code_fences(text)),
         display_math=display,
         inline_math=inline,
@@ -278,23 +278,11 @@ def built_pages(site: Path) -> list[str]:
     return pages
 
 
-def split_url_path(path: str) -> tuple[str, str]:
-    """``en/transformer/normalization/`` → (``en``, ``transformer/normalization``); home → (lang, '')."""
-    path = path.strip("/")
-    head, _, rest = path.partition("/")
-    if head in LANGUAGES and head != DEFAULT_LANGUAGE:
-        return head, rest
-    return DEFAULT_LANGUAGE, path
 
 
 def source_of(path: str, docs: Path) -> Path | None:
     """The Markdown file a built page comes from, if there is one."""
-    lang, key = split_url_path(path)
-    for candidate in [f"{key}.md", f"{key}/index.md"] if key else ["index.md"]:
-        file = docs / lang / candidate
-        if file.is_file():
-            return file
-    return None
+    return urls.source(docs, *urls.split_url_path(path))
 
 
 def has_math(text: str) -> bool:
@@ -634,7 +622,7 @@ def judge_search(results: list[str], lang_root: str, expected: str, other_roots:
 
 def language_roots(base: str) -> dict[str, str]:
     """Each language's root URL under the served ``base``."""
-    return {lang: base if lang == DEFAULT_LANGUAGE else f"{base}{lang}/" for lang in LANGUAGES}
+    return {lang: base + urls.root(lang) for lang in LANGUAGES}
 
 
 def other_roots(base: str, lang: str) -> list[str]:

@@ -1,0 +1,133 @@
+"""Markdown generated at build time from ``site_map.yml``, the pages' front matter and the package itself.
+
+A page asks for generated content with a placeholder comment such as ``<!-- handbook:source-index -->``;
+:func:`expand` replaces it in the page's language. The zh and en pages carry the same placeholders, so they
+can never list different things.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import posixpath
+import re
+from pathlib import Path
+
+from handbook_build import content
+
+LABELS = {
+    "zh": {
+        "id": "编号",
+        "question": "源问题",
+        "page": "本站页面",
+        "not_written": "尚未撰写",
+        "answers": "本页回答源问题",
+        "asked": "本页回答的是源文档之外、当前面试常问的问题；见",
+        "home": "首页",
+        "index": "源问题索引",
+        "pages": "页",
+        "sep": "、",
+        "end": "。",
+    },
+    "en": {
+        "id": "ID",
+        "question": "Source question",
+        "page": "Page",
+        "not_written": "not yet written",
+        "answers": "This page answers source question(s)",
+        "asked": "This page answers a question today's interviews ask beyond the source documents; see the",
+        "home": "home page",
+        "index": "source-question index",
+        "pages": "pages",
+        "sep": ", ",
+        "end": ".",
+    },
+}
+_PLACEHOLDER = re.compile(r"<!--\s*handbook:([a-z-]+)\s*-->")
+
+
+def relative_link(from_src: str, to_src: str) -> str:
+    """Relative Markdown link between two files of one language's docs folder."""
+    return posixpath.relpath(to_src, posixpath.dirname(from_src) or ".")
+
+
+def source_index(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """All source questions in source order, each linked to the page that claims it in its front matter."""
+    t = LABELS[lang]
+    claimed = {
+        source_id: (key, meta.get("title", key))
+        for key, meta in content.written_pages(docs, plan).items()
+        for source_id in meta.get("source") or []
+    }
+    rows = [f"| {t['id']} | {t['question']} | {t['page']} |", "|---|---|---|"]
+    for q in plan.questions:
+        if q.id in claimed:
+            key, title = claimed[q.id]
+            target = f"[{title}]({relative_link(here, key + '.md')})"
+        else:
+            target = f"*{t['not_written']}*"
+        rows.append(f'| <span id="{q.id.lower()}"></span>{q.id} | {q.titles[lang]} | {target} |')
+    return "\n".join(rows)
+
+
+def section_pages(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """A section's pages in site order (``here`` is the section's ``index.md``)."""
+    t = LABELS[lang]
+    section = plan.section(here.split("/")[0])
+    written = content.written_pages(docs, plan)
+    lines = []
+    for page in section.pages:
+        meta = written.get(f"{section.slug}/{page}")
+        if meta is None:
+            lines.append(f"1. `{page}` *({t['not_written']})*")
+            continue
+        ids = " ".join(f"`{i}`" for i in meta.get("source") or [])
+        lines.append(f"1. [{meta.get('title', page)}]({page}.md) {ids}".rstrip())
+    return "\n".join(lines)
+
+
+def section_list(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """The home page's list of sections with how many pages each has."""
+    t = LABELS[lang]
+    written = content.written_pages(docs, plan)
+    lines = []
+    for s in plan.sections:
+        done = sum(f"{s.slug}/{p}" in written for p in s.pages)
+        lines.append(f"1. [{s.titles[lang]}]({relative_link(here, f'{s.slug}/index.md')}) · {done} {t['pages']}")
+    return "\n".join(lines)
+
+
+def api_reference(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """One mkdocstrings block per public module of ``mllm_handbook``, found by walking the package."""
+    import mllm_handbook
+
+    names = sorted(m.name for m in pkgutil.iter_modules(mllm_handbook.__path__) if not m.name.startswith("_"))
+    return "\n".join(
+        f"## `mllm_handbook.{name}` {{ #{name} }}\n\n::: mllm_handbook.{name}\n"
+        "    options:\n      show_root_heading: false\n      heading_level: 3\n"
+        for name in names
+    )
+
+
+def origin_note(lang: str, here: str, meta: dict) -> str:
+    """The closing line of a question page: the source question(s) it answers, or that it answers none."""
+    t = LABELS[lang]
+    index = relative_link(here, "source-questions.md")
+    if meta.get("source"):
+        links = t["sep"].join(f"[{s}]({index}#{s.lower()})" for s in meta["source"])
+        line = f"{t['answers']} {links}{t['end']}"
+    else:
+        line = f"{t['asked']} [{t['home']}]({relative_link(here, 'index.md')}#scope){t['end']}"
+    return f"\n\n---\n\n{line}\n{{: .handbook-origin }}\n"
+
+
+GENERATORS = {
+    "source-index": source_index,
+    "section-pages": section_pages,
+    "sections": section_list,
+    "api-reference": api_reference,
+}
+
+
+def expand(markdown: str, lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """Replace every ``<!-- handbook:NAME -->``; an unknown name raises ``KeyError`` naming it."""
+    return _PLACEHOLDER.sub(lambda m: GENERATORS[m.group(1)](lang, here, docs, plan), markdown)
