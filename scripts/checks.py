@@ -579,28 +579,29 @@ def audit_page(page, url: str, expect_math: bool = False, timeout: float = 30_00
     return _problems(url, recorder, facts, expect_math)
 
 
-_RESULTS = ".md-search-result__list > .md-search-result__item"
+_RESULTS = "dialog.handbook-search .handbook-search__results a"
 
 
 def search(page, lang_root: str, query: str, timeout: float = 15_000) -> list[str]:
-    """Type ``query`` into Material's search box on ``lang_root``; return result page URLs, best first."""
-    if not page.url.startswith(lang_root) or page.url.split("#")[0].split("?")[0] != lang_root:
+    """Type ``query`` into the handbook's search dialog on ``lang_root``; return result URLs, best first.
+
+    The dialog opens with "/" (loading the search index on first use); the results are read once the
+    dialog says it shows the answer to this query (``data-answered``).
+    """
+    if page.url.split("#")[0].split("?")[0] != lang_root:
         page.goto(lang_root, wait_until="load", timeout=timeout)
-    box = page.locator("input.md-search__input")
-    box.fill("")
-    box.press("End")
-    page.wait_for_function(
-        f"() => document.querySelectorAll('{_RESULTS}').length === 0", timeout=timeout, polling=50
-    )
+    box = page.locator("dialog.handbook-search input")
+    if not box.is_visible():
+        page.keyboard.press("/")
+        box.wait_for(state="visible", timeout=timeout)
     box.fill(query)
-    box.press("End")
-    with contextlib.suppress(Exception):
-        page.wait_for_function(
-            f"() => document.querySelectorAll('{_RESULTS}').length > 0", timeout=timeout / 3, polling=50
-        )
-    hrefs = page.eval_on_selector_all(
-        f"{_RESULTS} > a.md-search-result__link", "links => links.map(a => a.href)"
+    page.wait_for_function(
+        "q => document.querySelector('dialog.handbook-search').dataset.answered === q",
+        arg=query,
+        timeout=timeout,
+        polling=50,
     )
+    hrefs = page.eval_on_selector_all(_RESULTS, "links => links.map(a => a.href)")
     return [href.split("#")[0].split("?")[0] for href in hrefs]
 
 

@@ -31,9 +31,11 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ZH_PAGE = """\
 ---
 title: "{M}: 写出读者会问的问题"
-source: []        # 回答的源问题编号，如 ["B13"]（见 site_map.yml 的 questions）；新问题留空
+source: []        # 回答的源问题编号，如 ["B13"]（见 site_map.yml 的 questions）；源文档之外的问题留空
+asked: new        # 源文档之外的问题：2026 年调查的 16 份面试题合集中有几份问到（如 9/16）；调查之后新增的写 new
 tags: []          # 英文小写，中英文相同，如 [attention, transformer]
 difficulty: 2     # 1 = 基础，2 = 标准，3 = 深入（面试官的期望）
+references: []    # bibliography.yml 中的文献键，按列出的顺序，如 [vaswani2017attention]
 ---
 
 # {M}: 写出读者会问的问题（与 title 相同） {{ #{slug} }}
@@ -62,15 +64,19 @@ difficulty: 2     # 1 = 基础，2 = 标准，3 = 深入（面试官的期望）
 
 ## 参考文献 {{ #references }}
 
-- {M}: 作者. *论文标题*. 年份. arXiv 或会议链接（一手来源）
+{M}: 在 front matter 的 references 中列出一手来源的键（新文献先加入 bibliography.yml），然后删除这一行。
+
+<!-- handbook:references -->
 """
 
 EN_PAGE = """\
 ---
 title: "{M}: the question as a reader would ask it"
 source: []        # the same as the Chinese page
+asked: new        # the same as the Chinese page
 tags: []          # the same as the Chinese page
 difficulty: 2     # the same as the Chinese page
+references: []    # the same as the Chinese page
 ---
 
 # {M}: the question, as in the title {{ #{slug} }}
@@ -99,18 +105,21 @@ difficulty: 2     # the same as the Chinese page
 
 ## References {{ #references }}
 
-- {M}: Author. *Title*. Year. arXiv or venue link (a primary source)
+{M}: list the primary sources' keys under `references` in the front matter (add new papers to bibliography.yml first), then delete this line.
+
+<!-- handbook:references -->
 """
 
 SNIPPET = '''\
-"""{M}: what this snippet shows, in one line (page: {page})."""
+"""{M}: what this snippet shows, in one line."""
 
 import torch
 
 torch.manual_seed(0)
 
-# {M}: compute the page's formula with mllm_handbook on tiny seeded tensors, assert the check
-# the page relies on, and print a short, deterministic result (fixed decimals).
+# {M}: compute the page's formula with mllm_handbook on tiny seeded
+# tensors, assert the check the page relies on, and print a short,
+# deterministic result (fixed decimals). Keep lines within 80 columns.
 raise NotImplementedError("{M}: write this snippet")
 '''
 
@@ -119,7 +128,7 @@ TEST = '''\
 
 Replace test_todo_scaffold with tests of the code behind the page (compare with the PyTorch built-in where
 one exists, else with hand-computed examples and the paper's invariants; test every ValueError), or move them
-to tests/test_<module>.py. Keep the two checks below.
+to tests/handbook/test_<module>.py. Keep the two checks below.
 """
 
 import ast

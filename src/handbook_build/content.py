@@ -72,6 +72,12 @@ def front_matter(text: str) -> dict:
 
 
 @cache
+def bibliography(path: Path) -> dict[str, dict]:
+    """``bibliography.yml``: key -> authors, title, venue, year and arXiv id, DOI or URL."""
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+@cache
 def _front_matter_of(path: Path, mtime_ns: int) -> dict:
     return front_matter(path.read_text(encoding="utf-8"))
 

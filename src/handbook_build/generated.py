@@ -11,6 +11,7 @@ import pkgutil
 import posixpath
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from handbook_build import content
 
@@ -106,6 +107,32 @@ def api_reference(lang: str, here: str, docs: Path, plan: content.SiteMap) -> st
         "    options:\n      show_root_heading: false\n      heading_level: 3\n"
         for name in names
     )
+
+
+def cite(entry: dict) -> str:
+    """One reference line: authors, *title* (short name), venue and year, and a link."""
+    authors = entry["authors"]
+    names = ", ".join(authors) if len(authors) <= 4 and "et al." not in authors else f"{authors[0]} et al."
+    short = f" ({entry['short']})" if entry.get("short") else ""
+    venue = f"{entry['venue']} {entry['year']}" if entry.get("venue") else str(entry["year"])
+    if entry.get("arxiv"):
+        link = f"[arXiv:{entry['arxiv']}](https://arxiv.org/abs/{entry['arxiv']})"
+    elif entry.get("doi"):
+        link = f"[doi:{entry['doi']}](https://doi.org/{entry['doi']})"
+    else:
+        link = f"[{urlsplit(entry['url']).netloc.removeprefix('www.')}]({entry['url']})"
+    title = entry["title"].rstrip(".")
+    end = "" if title.endswith(("?", "!")) else "."
+    return f"{names}. *{title}*{short}{end} {venue}. {link}"
+
+
+def references(keys: list[str], bibliography: dict[str, dict]) -> str:
+    """A page's reference list, in the order of its front matter; ``KeyError`` names an unknown key."""
+    missing = [key for key in keys if key not in bibliography]
+    if missing:
+        raise KeyError(f"not in bibliography.yml: {', '.join(missing)}")
+    items = "\n".join(f"- {cite(bibliography[key])}" for key in keys)
+    return f'<div class="handbook-references" markdown>\n\n{items}\n\n</div>'  # not indexed for search
 
 
 def origin_note(lang: str, here: str, meta: dict) -> str:

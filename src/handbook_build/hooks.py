@@ -4,7 +4,7 @@
 * ``on_files``: every page has its twin in the other language, and every question page is in the site map.
 * ``on_page_markdown``: generated lists, the line that says which question a page answers, the meta
   description, and the "translation may be out of date" notice.
-* ``on_post_build``: redirect pages.
+* ``on_post_build``: redirect pages, and this language's search index (Pagefind).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from handbook_build import content, freshness, generated, redirects, snippets, urls
@@ -102,6 +104,14 @@ def on_page_markdown(markdown, page, config, files):
             zh_href = "../" * (page.url.count("/") + 1) + page.url  # from /en/<url> to /<url>
             markdown = freshness.with_notice(markdown, zh_href)
     markdown = generated.expand(markdown, lang, src, Path(config.docs_dir), _plan(config))
+    if "<!-- handbook:references -->" in markdown:
+        bibliography = content.bibliography(Path(config.config_file_path).resolve().parent / "bibliography.yml")
+        try:
+            listed = generated.references(page.meta.get("references") or [], bibliography)
+        except KeyError as error:
+            log.warning(f"Page docs/{lang}/{src} cites a reference {error.args[0]}")
+            listed = ""
+        markdown = markdown.replace("<!-- handbook:references -->", listed)
     if "source" in page.meta:  # a question page
         markdown += generated.origin_note(lang, src, page.meta)
     text = description(page.meta, markdown)
@@ -110,8 +120,27 @@ def on_page_markdown(markdown, page, config, files):
     return markdown
 
 
+#: What the search index leaves out of a question page: code, figures, formulas, permalinks, the
+#: generated origin line and reference list, and the "translation may be out of date" notice.
+SEARCH_EXCLUDE = ".highlight, .handbook-figure, math, .headerlink, .handbook-origin, .handbook-references, .handbook-outdated"
+
+
+def index_for_search(site_dir: Path) -> str:
+    """Pagefind over one language's built site: ``<site>/pagefind/``, loaded by the page on first search.
+
+    Only question pages are indexed (``overrides/main.html`` marks their article ``data-pagefind-body``);
+    Pagefind reads the language from ``<html lang>`` and segments Chinese itself. Returns its errors.
+    """
+    command = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--exclude-selectors", SEARCH_EXCLUDE]
+    result = subprocess.run([*command, "--silent"], capture_output=True, text=True)
+    return "" if result.returncode == 0 else (result.stdout + result.stderr).strip() or "pagefind failed"
+
+
 def on_post_build(config):
     lang = _lang(config)
+    error = index_for_search(Path(config.site_dir))
+    if error:
+        log.warning(f"Search index for docs/{lang} failed: {error}")
     plan = _plan(config)
     found = redirects.problems(plan.redirects, Path(config.docs_dir))
     for problem in found:

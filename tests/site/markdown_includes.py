@@ -15,7 +15,7 @@ from pathlib import Path
 
 from handbook_build.content import INCLUDE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def expand_includes(code: str) -> str:

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handbook_site import checks, sitemap
+import checks
+from handbook_build import content, urls
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 QUERIES = yaml.safe_load((Path(__file__).with_name("search_queries.yml")).read_text(encoding="utf-8"))

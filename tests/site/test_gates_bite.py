@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from handbook_site import checks
+import checks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 

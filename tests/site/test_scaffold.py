@@ -5,8 +5,6 @@ Everything runs in temporary copies; the real tree is never touched.
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import shutil
 import subprocess
@@ -16,41 +14,26 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handbook_site import scaffold
-from tests import tiny_site
+import new_page as scaffold
 from tests.conftest import ROOT
+from tests.site import tiny_site
 
 PAGE = "transformer/demo-question"
-STUB_TEST = "tests/test_page_transformer_demo_question.py"
+STUB_TEST = "tests/handbook/test_page_transformer_demo_question.py"
 CREATED = [f"docs/zh/{PAGE}.md", f"docs/en/{PAGE}.md", f"snippets/{PAGE}.py", STUB_TEST]
 
 
 def repo_copy(tmp_path: Path) -> Path:
     """The parts of the repository the scaffold reads and writes, with the real site map."""
-    (tmp_path / "src/handbook_site").mkdir(parents=True)
     shutil.copy(ROOT / scaffold.SITE_MAP, tmp_path / scaffold.SITE_MAP)
-    for folder in ("docs/zh", "docs/en", "snippets", "tests"):
+    for folder in ("docs/zh", "docs/en", "snippets", "tests/handbook"):
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     return tmp_path
 
 
-def env(root: Path | None = None) -> dict[str, str]:
-    """The environment without PYTHONPATH, or with ``root/src`` first when the copy has the package."""
-    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if root is not None and (root / "src/handbook_site/scaffold.py").is_file():
-        clean["PYTHONPATH"] = str(root / "src")
-    return clean
-
-
-def run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m handbook_site.scaffold`` as ``make new-page`` runs it, from ``root``."""
-    cmd = [sys.executable, "-m", "handbook_site.scaffold", *args]
-    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env(root))
-
-
 def run_pytest(root: Path, test_file: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", test_file]
-    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env())
+    return subprocess.run(cmd, cwd=root, capture_output=True, text=True)
 
 
 def test_creates_the_page_files_and_lists_the_slug(tmp_path, capsys):
@@ -89,14 +72,16 @@ def test_creates_the_page_files_and_lists_the_slug(tmp_path, capsys):
     assert fence in zh and fence in en
     for text in (zh, en):
         meta = yaml.safe_load(text.split("---\n")[1])
-        assert set(meta) == {"title", "source", "tags", "difficulty"} and scaffold.MARKER in meta["title"]
+        assert set(meta) == {"title", "source", "asked", "tags", "difficulty", "references"}
+        assert scaffold.MARKER in meta["title"] and meta["asked"] == "new" and meta["references"] == []
+        assert "<!-- handbook:references -->" in text
 
 
 def test_generated_python_passes_the_linter(tmp_path):
     root = repo_copy(tmp_path)
     assert scaffold.main(["language-models", "a-rather-long-slug-for-the-line-length"], root=root) == 0
     files = [str(p) for p in (root / "snippets").rglob("*.py")] + [
-        str(p) for p in (root / "tests").glob("*.py")
+        str(p) for p in (root / "tests").rglob("*.py")
     ]
     config = ["--config", str(ROOT / "pyproject.toml")]
     ruff = [sys.executable, "-m", "ruff"]
@@ -107,7 +92,7 @@ def test_generated_python_passes_the_linter(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nope", "x"], "unknown section 'nope'. Sections in src/handbook_site/site_map.yml: foundations,"),
+        (["nope", "x"], "unknown section 'nope'. Sections in site_map.yml: foundations,"),
         (["transformer", "normalization"], "page transformer/normalization already exists"),
         (["transformer", "layernorm"], "transformer/layernorm is the old path of a redirect"),
         (["transformer", "Bad_Slug"], "'Bad_Slug' is not a valid slug"),
@@ -148,75 +133,40 @@ def test_site_map_without_a_one_line_list_is_refused():
     assert scaffold.append_to_site_map(empty, "a", "two").endswith("pages: [two]\n")
 
 
-def test_check_page_warns_naming_the_file(caplog):
-    with caplog.at_level(logging.WARNING, logger="mkdocs.hooks.handbook"):
-        scaffold.check_page("# Done { #done }\n", {"title": "Done"}, "docs/zh/a/done.md")
-        assert not caplog.records
-        scaffold.check_page(f"# x\n{scaffold.MARKER}\n", {"title": f"{scaffold.MARKER}: q"}, "docs/zh/a/b.md")
-    assert caplog.records[0].getMessage() == (
-        "Page docs/zh/a/b.md still has 2 scaffold placeholder(s) (TODO(scaffold)): "
-        "fill them in, see CONTRIBUTING.md"
-    )
-
-
 def filled_page(lang: str) -> str:
     """What a contributor writes: the full anatomy, no placeholders."""
     zh = lang == "zh"
     code = f'```python exec="on" source="above" title="snippets/{PAGE}.py"\n--8<-- "{PAGE}.py"\n```\n'
-    return (
-        tiny_site.page(lang, "demo-question", "演示问题" if zh else "A demo question")
-        + ("## 深入解析 { #in-depth }\n\n正文。\n\n## 代码 { #code }\n\n" if zh else "")
-        + ("" if zh else "## In depth { #in-depth }\n\nText.\n\n## Code { #code }\n\n")
-        + code
-        + (
-            "\n## 参考文献 { #references }\n\n- 无。\n"
-            if zh
-            else "\n## References { #references }\n\n- None.\n"
-        )
-    )
+    return tiny_site.page(lang, ("## 深入解析 { #in-depth }\n\n正文。\n\n## 代码 { #code }\n\n" if zh else
+                                 "## In depth { #in-depth }\n\nText.\n\n## Code { #code }\n\n") + code)
 
 
 @pytest.mark.build
-def test_new_page_fails_make_test_until_filled_in(tmp_path):
-    """The acceptance path of issue 8, on a copy: scaffold, fail (build and tests), fill in, pass."""
-    root = tiny_site.make(tmp_path)  # the real config, site map and hooks, copied
-    site_map = root / scaffold.SITE_MAP
-    data = yaml.safe_load(site_map.read_text(encoding="utf-8"))
-    data.pop("redirects", None)  # their targets are not in this small copy
-    site_map.write_text(
-        yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=10**6),
-        encoding="utf-8",
-    )
-    (root / "tests").mkdir()
-
-    created = run(root, "transformer", "demo-question")
-    assert created.returncode == 0, created.stderr
-    again = run(root, "transformer", "demo-question")
-    assert again.returncode == 1 and "already exists" in again.stderr
-    unknown = run(root, "no-such-section", "x")
-    assert unknown.returncode == 1 and "unknown section 'no-such-section'" in unknown.stderr
+def test_new_page_fails_the_build_and_its_tests_until_filled_in(tmp_path):
+    """Scaffold into a tiny project: the build and the stub test fail, naming what is left; filled in, both pass."""
+    transformer = {"slug": "transformer", "zh": "组件", "en": "Blocks", "pages": []}
+    plan = {**tiny_site.SITE_MAP, "sections": [*tiny_site.SITE_MAP["sections"], transformer]}
+    root = tiny_site.make(tmp_path, {}, site_map=plan)
+    for lang in ("zh", "en"):
+        tiny_site.write(root / f"docs/{lang}/transformer/index.md", "# T { #transformer }\n")
+    (root / "tests/handbook").mkdir(parents=True)
+    (root / "bibliography.yml").write_text("{}\n", encoding="utf-8")
+    assert scaffold.main(["transformer", "demo-question"], root=root) == 0
 
     unfilled = tiny_site.build(root)
     assert unfilled.returncode != 0
-    for lang in ("zh", "en"):
-        assert re.search(rf"Page docs/{lang}/{PAGE}.md still has \d+ scaffold placeholder", unfilled.log)
-    assert f"snippets/{PAGE}.py: NotImplementedError" in unfilled.log
+    assert f"snippets/{PAGE}.py failed" in unfilled.log and "NotImplementedError" in unfilled.log
     stub = run_pytest(root, STUB_TEST)
     assert stub.returncode != 0 and "3 failed" in stub.stdout, stub.stdout
 
-    # Fill it in: both pages, a snippet that checks its result, and a real test instead of the TODO test.
     for lang in ("zh", "en"):
         tiny_site.write(root / f"docs/{lang}/{PAGE}.md", filled_page(lang))
-    tiny_site.write(
-        root / f"snippets/{PAGE}.py", 'total = 1 + 2\nassert total == 3\nprint(f"total = {total}")\n'
-    )
+    tiny_site.write(root / f"snippets/{PAGE}.py", 'total = 1 + 2\nassert total == 3\nprint(f"total = {total}")\n')
     test_file = root / STUB_TEST
     text = test_file.read_text(encoding="utf-8")
-    text = text[: text.index("def test_todo_scaffold")] + "def test_addition():\n    assert 1 + 2 == 3\n"
-    test_file.write_text(text, encoding="utf-8")
-
+    test_file.write_text(text[: text.index("def test_todo_scaffold")] + "def test_addition():\n    assert 1 + 2 == 3\n",
+                         encoding="utf-8")
     assert run_pytest(root, STUB_TEST).returncode == 0
     filled = tiny_site.build(root)
     assert filled.returncode == 0, filled.log[-4000:]
-    assert "WARNING" not in filled.log
     assert "total = 3" in (filled.site / f"en/{PAGE}/index.html").read_text(encoding="utf-8")

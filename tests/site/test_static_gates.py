@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from handbook_site import checks
+import checks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 

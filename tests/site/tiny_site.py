@@ -48,7 +48,8 @@ def make(tmp_path: Path, pages: dict[str, str], snippets: dict[str, str] | None 
         write(tmp_path / name, text.replace(hooks, str(ROOT / hooks)))
     (tmp_path / "overrides").symlink_to(ROOT / "overrides")
     (tmp_path / "src").symlink_to(ROOT / "src")
-    write(tmp_path / "site_map.yml", yaml.safe_dump(site_map or SITE_MAP, allow_unicode=True))
+    write(tmp_path / "site_map.yml", yaml.safe_dump(site_map or SITE_MAP, allow_unicode=True, sort_keys=False,
+                                                    default_flow_style=None, width=10**6))
     (tmp_path / "snippets").mkdir()
     for lang, title in (("zh", "首页"), ("en", "Home")):
         write(tmp_path / f"docs/{lang}/index.md", f"# {title} {{ #home }}\n\n{title}.\n\n## Scope {{ #scope }}\n\n…\n")
