@@ -10,6 +10,10 @@ tokens, not a sequence. The four schemes here inject position in different place
   (Press et al., 2021).
 * :func:`t5_relative_position_bucket` maps a relative distance to one of a few **learned scalar biases**
   (Raffel et al., T5, 2019).
+
+Extending a RoPE model's context changes its frequencies (:func:`rope_frequencies`): position interpolation
+divides positions by the scale, :func:`ntk_scaled_base` raises the base, :func:`yarn_frequencies` interpolates
+only the low frequencies and :func:`yarn_attention_factor` sharpens the softmax.
 """
 
 from __future__ import annotations
@@ -55,7 +59,31 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([-x2, x1], dim=-1)
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+def rope_frequencies(dim: int, base: float = 10000.0) -> torch.Tensor:
+    r"""RoPE's angular frequency per channel pair (Su et al., RoFormer, 2021; arXiv 2104.09864).
+
+    $$\theta_i = base^{-2i/d},\quad \lambda_i = \frac{2\pi}{\theta_i},\quad i = 0, \dots, d/2 - 1$$
+
+    Pair 0 turns by 1 radian per position (wavelength $2\pi$ tokens); the last pair is the slowest, with a
+    wavelength of almost $2\pi \cdot base$ tokens.
+
+    Args:
+        dim: rotary dimension $d$ (even), the head dimension in LLaMA-style models.
+        base: the frequency base $b$ (10000 in RoFormer and LLaMA, 500000 in LLaMA 3).
+
+    Returns:
+        ``[dim / 2]`` float64, decreasing from 1.
+    """
+    check(dim >= 2 and dim % 2 == 0, f"dim must be a positive even number, got {dim}")
+    return base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+
+
+def apply_rope(
+    x: torch.Tensor,
+    positions: torch.Tensor,
+    base: float = 10000.0,
+    inv_freq: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Rotary position embedding, rotate-half layout as in LLaMA (Su et al., RoFormer, 2021).
 
     Channel $i$ is paired with channel $i + d/2$ and the pair is rotated by the angle $m\,\theta_i$, with
@@ -71,6 +99,8 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
         x: ``[..., seq, dim]`` queries or keys (per head), ``dim`` even.
         positions: ``[seq]`` (or broadcastable to ``[..., seq]``) integer or float positions.
         base: the frequency base, 10000 in RoFormer and LLaMA.
+        inv_freq: optional ``[dim / 2]`` frequencies to use instead of :func:`rope_frequencies`
+            (context-extension schemes such as :func:`yarn_frequencies` change them per pair).
 
     Returns:
         ``[..., seq, dim]``, same dtype as ``x``.
@@ -83,10 +113,94 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
         positions.shape[-1:] == x.shape[-2:-1],
         f"positions must have {x.shape[-2]} entries (the seq dim of x), got shape {list(positions.shape)}",
     )
-    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-    angle = positions.to(torch.float64)[..., None] * inv_freq  # [..., seq, dim / 2]
+    if inv_freq is None:
+        inv_freq = rope_frequencies(dim, base)
+    check(inv_freq.shape == (dim // 2,), f"inv_freq must have shape [{dim // 2}], got {list(inv_freq.shape)}")
+    angle = positions.to(torch.float64)[..., None] * inv_freq.to(torch.float64)  # [..., seq, dim / 2]
     angle = torch.cat([angle, angle], dim=-1)
     return (x * angle.cos().to(x.dtype) + _rotate_half(x) * angle.sin().to(x.dtype)).to(x.dtype)
+
+
+def ntk_scaled_base(base: float, scale: float, dim: int) -> float:
+    r"""The NTK-aware RoPE base for a context ``scale`` times longer (bloc97, 2023; Peng et al., YaRN).
+
+    $$b' = b \cdot s^{\frac{d}{d-2}}$$
+
+    With $\theta_i = b'^{-2i/d}$, pair 0 keeps $\theta_0 = 1$ and the last pair ($i = d/2 - 1$) gets exactly
+    $\theta/s$, the position-interpolation frequency; pairs in between are scaled by $s^{-2i/(d-2)}$. First
+    proposed in a community post (bloc97, 2023); YaRN (arXiv 2309.00071) describes it and is the citable
+    source.
+
+    Args:
+        base: the original base $b$.
+        scale: $s = L'/L$, the ratio of the target to the trained context length.
+        dim: rotary dimension $d$.
+
+    Returns:
+        The new base $b'$.
+    """
+    check(dim > 2 and dim % 2 == 0, f"dim must be an even number > 2, got {dim}")
+    check(scale > 0, f"scale must be > 0, got {scale}")
+    return base * scale ** (dim / (dim - 2))
+
+
+def yarn_frequencies(
+    dim: int,
+    base: float,
+    scale: float,
+    original_length: int,
+    alpha: float = 1.0,
+    beta: float = 32.0,
+) -> torch.Tensor:
+    r"""YaRN's "NTK-by-parts" frequencies (Peng et al., 2023; arXiv 2309.00071).
+
+    With $r_i = L/\lambda_i$ the number of full turns pair $i$ makes in the trained length $L$ and the ramp
+    $\gamma(r) = \mathrm{clamp}\left(\frac{r - \alpha}{\beta - \alpha}, 0, 1\right)$:
+
+    $$\theta'_i = \left(1 - \gamma(r_i)\right)\frac{\theta_i}{s} + \gamma(r_i)\,\theta_i$$
+
+    Pairs that never complete a turn in training ($r < \alpha$) are interpolated like position
+    interpolation; pairs that turn more than $\beta$ times keep their frequency. The paper uses
+    $\alpha = 1, \beta = 32$ for LLaMA. (The reference code ramps linearly over the pair index between the same
+    boundaries, rounded to whole pairs; Meta's Llama 3.1 scaling is this formula with $\alpha = 1, \beta = 4$.)
+
+    Args:
+        dim: rotary dimension $d$.
+        base: the RoPE base $b$.
+        scale: $s = L'/L \ge 1$.
+        original_length: the trained context length $L$.
+        alpha: below $\alpha$ turns, interpolate fully.
+        beta: above $\beta$ turns, keep the frequency.
+
+    Returns:
+        ``[dim / 2]`` float64 frequencies $\theta'$.
+    """
+    check(scale >= 1, f"scale must be >= 1 (a longer context), got {scale}")
+    check(0 <= alpha < beta, f"need 0 <= alpha < beta, got alpha={alpha}, beta={beta}")
+    theta = rope_frequencies(dim, base)
+    turns = original_length * theta / (2 * math.pi)  # r_i = L / lambda_i
+    ramp = ((turns - alpha) / (beta - alpha)).clamp(0.0, 1.0)
+    return (1 - ramp) * theta / scale + ramp * theta
+
+
+def yarn_attention_factor(scale: float) -> float:
+    r"""YaRN's attention scaling $\sqrt{1/t}$ (Peng et al., 2023; arXiv 2309.00071).
+
+    YaRN divides the logits by a temperature $t$, $\mathrm{softmax}\left(q^\top k / (t\sqrt{d})\right)$, with
+
+    $$\sqrt{1/t} = 0.1 \ln s + 1$$
+
+    Implementations multiply both $\cos$ and $\sin$ (so both $q$ and $k$) by $\sqrt{1/t}$, which scales the
+    logits by $1/t = (0.1 \ln s + 1)^2$.
+
+    Args:
+        scale: $s \ge 1$.
+
+    Returns:
+        $\sqrt{1/t}$ (1 at $s = 1$).
+    """
+    check(scale >= 1, f"scale must be >= 1 (a longer context), got {scale}")
+    return 0.1 * math.log(scale) + 1.0
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:

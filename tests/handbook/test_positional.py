@@ -11,8 +11,12 @@ from mllm_handbook.positional import (
     alibi_bias,
     alibi_slopes,
     apply_rope,
+    ntk_scaled_base,
+    rope_frequencies,
     sinusoidal_encoding,
     t5_relative_position_bucket,
+    yarn_attention_factor,
+    yarn_frequencies,
 )
 
 # ---------------------------------------------------------------- sinusoidal
@@ -224,3 +228,128 @@ def test_t5_bad_input_raises():
         t5_relative_position_bucket(torch.tensor([1]), num_buckets=2)
     with pytest.raises(ValueError, match="max_distance must exceed"):
         t5_relative_position_bucket(torch.tensor([1]), max_distance=4)
+
+
+# ---------------------------------------------------------------- RoPE frequencies and context extension
+
+
+def test_rope_frequencies_match_definition():
+    theta = rope_frequencies(10, base=500.0)
+    expected = torch.tensor([500.0 ** (-2 * i / 10) for i in range(5)], dtype=torch.float64)
+    torch.testing.assert_close(theta, expected)
+    assert theta[0].item() == 1.0
+    torch.testing.assert_close(rope_frequencies(8), rope_frequencies(8, base=10000.0))  # default base
+
+
+@pytest.mark.parametrize("dim", [0, 7])
+def test_rope_frequencies_bad_dim_raises(dim):
+    with pytest.raises(ValueError, match="positive even"):
+        rope_frequencies(dim)
+
+
+def test_apply_rope_default_frequencies_and_inv_freq_argument():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 7, 12, generator=g, dtype=torch.float64)
+    positions = torch.arange(7) * 3 + 5
+    torch.testing.assert_close(
+        apply_rope(x, positions, base=300.0), apply_rope(x, positions, inv_freq=rope_frequencies(12, 300.0))
+    )
+    # position interpolation two ways: divide the positions by s, or every frequency by s
+    s = 4.0
+    by_position = apply_rope(x, positions / s)
+    by_frequency = apply_rope(x, positions, inv_freq=rope_frequencies(12) / s)
+    torch.testing.assert_close(by_position, by_frequency)
+
+
+def test_apply_rope_inv_freq_shape_raises():
+    with pytest.raises(ValueError, match=r"inv_freq must have shape \[4\]"):
+        apply_rope(torch.randn(3, 8), torch.arange(3), inv_freq=torch.ones(8))
+
+
+def test_ntk_scaled_base_formula_and_endpoints():
+    b, s, d = 10000.0, 8.0, 128
+    new_base = ntk_scaled_base(b, s, d)
+    assert new_base == pytest.approx(b * s ** (d / (d - 2)), rel=1e-12)
+    theta, scaled = rope_frequencies(d, b), rope_frequencies(d, new_base)
+    assert scaled[0].item() == 1.0  # the highest frequency is kept
+    assert scaled[-1].item() == pytest.approx(theta[-1].item() / s, rel=1e-12)  # the lowest is divided by s
+    ratio = scaled / theta  # s^(-2i / (d - 2)): decreasing from 1 to 1/s
+    assert (ratio.diff() < 0).all()
+    assert ntk_scaled_base(b, 1.0, d) == b
+    assert ntk_scaled_base(500.0, 2.0, 4) == pytest.approx(500.0 * 4.0)  # smallest valid dim: s^(4/2)
+
+
+@pytest.mark.parametrize(
+    ("scale", "dim", "match"), [(2.0, 2, "even number > 2"), (2.0, 9, "even"), (0.0, 8, "> 0")]
+)
+def test_ntk_scaled_base_bad_arguments_raise(scale, dim, match):
+    with pytest.raises(ValueError, match=match):
+        ntk_scaled_base(10000.0, scale, dim)
+
+
+def reference_yarn(dim, base, scale, length, alpha, beta):
+    """NTK-by-parts written from the YaRN paper, one pair at a time."""
+    out = []
+    for i in range(dim // 2):
+        theta = base ** (-2 * i / dim)
+        r = length / (2 * math.pi / theta)
+        gamma = 0.0 if r < alpha else 1.0 if r > beta else (r - alpha) / (beta - alpha)
+        out.append((1 - gamma) * theta / scale + gamma * theta)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("dim", "base", "scale", "length", "alpha", "beta"),
+    [
+        (128, 10000.0, 8.0, 4096, 1.0, 32.0),
+        (64, 500000.0, 4.0, 8192, 1.0, 4.0),
+        (22, 1000.0, 3.0, 500, 0.5, 7.0),
+    ],
+)
+def test_yarn_frequencies_match_paper(dim, base, scale, length, alpha, beta):
+    out = yarn_frequencies(dim, base, scale, length, alpha=alpha, beta=beta)
+    torch.testing.assert_close(out, reference_yarn(dim, base, scale, length, alpha, beta))
+
+
+def test_yarn_frequencies_by_parts_defaults_and_identity():
+    d, b, s, L = 128, 10000.0, 8.0, 4096
+    theta, out = rope_frequencies(d, b), yarn_frequencies(d, b, s, L)
+    turns = L * theta / (2 * math.pi)
+    torch.testing.assert_close(out[turns < 1], theta[turns < 1] / s)  # never a full turn: interpolate
+    torch.testing.assert_close(out[turns > 32], theta[turns > 32])  # many turns: keep
+    torch.testing.assert_close(out, yarn_frequencies(d, b, s, L, alpha=1.0, beta=32.0))  # defaults
+    torch.testing.assert_close(yarn_frequencies(d, b, 1.0, L), theta)  # s = 1 changes nothing
+
+
+def test_yarn_beta_4_is_llama31_scaling():
+    """Meta's Llama 3.1 apply_scaling (factor 8, low 1, high 4, 8192), written with wavelengths."""
+    theta = rope_frequencies(128, 500000.0)
+    expected = []
+    for freq in theta.tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4:
+            expected.append(freq)
+        elif wavelen > 8192 / 1:
+            expected.append(freq / 8)
+        else:
+            smooth = (8192 / wavelen - 1) / (4 - 1)
+            expected.append((1 - smooth) * freq / 8 + smooth * freq)
+    out = yarn_frequencies(128, 500000.0, 8.0, 8192, alpha=1.0, beta=4.0)
+    torch.testing.assert_close(out, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_yarn_bad_arguments_raise_and_edges_pass():
+    with pytest.raises(ValueError, match="scale must be >= 1"):
+        yarn_frequencies(8, 10000.0, 0.5, 100)
+    with pytest.raises(ValueError, match="alpha < beta"):
+        yarn_frequencies(8, 10000.0, 2.0, 100, alpha=4.0, beta=4.0)
+    with pytest.raises(ValueError, match="alpha < beta"):
+        yarn_frequencies(8, 10000.0, 2.0, 100, alpha=-1.0)
+    assert yarn_frequencies(8, 10000.0, 2.0, 100, alpha=0.0, beta=0.5).shape == (4,)
+
+
+def test_yarn_attention_factor():
+    assert yarn_attention_factor(8.0) == pytest.approx(0.1 * math.log(8.0) + 1)
+    assert yarn_attention_factor(1.0) == 1.0
+    with pytest.raises(ValueError, match="scale must be >= 1"):
+        yarn_attention_factor(0.9)
