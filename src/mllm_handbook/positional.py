@@ -13,7 +13,9 @@ tokens, not a sequence. The four schemes here inject position in different place
 
 Extending a RoPE model's context changes its frequencies (:func:`rope_frequencies`): position interpolation
 divides positions by the scale, :func:`ntk_scaled_base` raises the base, :func:`yarn_frequencies` interpolates
-only the low frequencies and :func:`yarn_attention_factor` sharpens the softmax.
+only the low frequencies and :func:`yarn_attention_factor` sharpens the softmax. Multimodal RoPE
+(:func:`apply_mrope`, :func:`apply_mrope_interleaved`) gives each frequency pair one of three position axes,
+time, height and width (:func:`mrope_position_ids`).
 """
 
 from __future__ import annotations
@@ -161,8 +163,9 @@ def yarn_frequencies(
 
     Pairs that never complete a turn in training ($r < \alpha$) are interpolated like position
     interpolation; pairs that turn more than $\beta$ times keep their frequency. The paper uses
-    $\alpha = 1, \beta = 32$ for LLaMA. (The reference code ramps linearly over the pair index between the same
-    boundaries, rounded to whole pairs; Meta's Llama 3.1 scaling is this formula with $\alpha = 1, \beta = 4$.)
+    $\alpha = 1, \beta = 32$ for LLaMA. (The reference code ramps linearly over the pair index between the
+    same boundaries, rounded to whole pairs; Meta's Llama 3.1 scaling is this formula with
+    $\alpha = 1, \beta = 4$ and no temperature.)
 
     Args:
         dim: rotary dimension $d$.
@@ -201,6 +204,121 @@ def yarn_attention_factor(scale: float) -> float:
     """
     check(scale >= 1, f"scale must be >= 1 (a longer context), got {scale}")
     return 0.1 * math.log(scale) + 1.0
+
+
+def mrope_axis_ids(sections: list[int], interleaved: bool = False) -> torch.Tensor:
+    r"""Which position axis (0 = time, 1 = height, 2 = width) drives each RoPE frequency pair.
+
+    Contiguous (Qwen2-VL, arXiv 2409.12191): the first ``sections[0]`` pairs (the highest frequencies) follow
+    time, the next ``sections[1]`` height, the last ``sections[2]`` (the lowest) width. Interleaved (Qwen3-VL,
+    arXiv 2511.21631, as implemented in Transformers): pairs cycle T, H, W, so every axis spans high and low
+    frequencies; the remaining pairs at the end follow time.
+
+    Args:
+        sections: frequency pairs per axis, e.g. ``[16, 24, 24]`` (Qwen2-VL) or ``[24, 20, 20]`` (Qwen3-VL).
+        interleaved: the Qwen3-VL layout if True.
+
+    Returns:
+        ``[sum(sections)]`` int64 axis ids.
+    """
+    check(len(sections) == 3 and min(sections) >= 0, f"sections must be 3 counts (t, h, w), got {sections}")
+    pairs = sum(sections)
+    if not interleaved:
+        return torch.repeat_interleave(torch.arange(3), torch.tensor(sections))
+    check(
+        3 * sections[1] - 2 < pairs and 3 * sections[2] - 1 < pairs,
+        f"too many h or w pairs to interleave: {sections}",
+    )
+    axis = torch.zeros(pairs, dtype=torch.long)
+    axis[1 : 3 * sections[1] : 3] = 1  # pairs 1, 4, 7, ... follow height
+    axis[2 : 3 * sections[2] : 3] = 2  # pairs 2, 5, 8, ... follow width
+    return axis
+
+
+def _rope_by_axis(x: torch.Tensor, positions: torch.Tensor, axis: torch.Tensor, base: float) -> torch.Tensor:
+    """Rotate pair ``i`` (channels ``i`` and ``i + d/2``) by the position on axis ``axis[i]``."""
+    check(positions.shape[0] == 3, f"positions must be [3, seq] (t, h, w), got {list(positions.shape)}")
+    check(
+        2 * axis.numel() == x.shape[-1],
+        f"sections must sum to dim / 2 = {x.shape[-1] // 2}, got {axis.numel()}",
+    )
+    owner = torch.cat([axis, axis])  # rotate-half: channel i and i + d/2 share pair i
+    out = torch.zeros_like(x)
+    for a in range(3):
+        out = torch.where(owner == a, apply_rope(x, positions[a], base), out)
+    return out
+
+
+def apply_mrope(
+    x: torch.Tensor, positions: torch.Tensor, sections: list[int], base: float = 10000.0
+) -> torch.Tensor:
+    r"""Multimodal RoPE of Qwen2-VL (Wang et al., 2024; arXiv 2409.12191), contiguous sections.
+
+    Each token has three position ids $(t, h, w)$. Pair $i$ is rotated by $p_{a(i)}\,\theta_i$, where the
+    axis $a(i)$ comes from :func:`mrope_axis_ids`: pairs $[0, s_t)$ use $t$, $[s_t, s_t + s_h)$ use $h$, the
+    rest use $w$. Qwen2-VL uses ``sections = [16, 24, 24]`` with head dim 128. For text, $t = h = w$, and this
+    is exactly 1-D :func:`apply_rope`.
+
+    Args:
+        x: ``[..., seq, dim]`` queries or keys.
+        positions: ``[3, seq]`` position ids (t, h, w), e.g. from :func:`mrope_position_ids`.
+        sections: frequency pairs per axis, summing to ``dim / 2``.
+        base: the RoPE base.
+
+    Returns:
+        ``[..., seq, dim]``.
+    """
+    return _rope_by_axis(x, positions, mrope_axis_ids(sections), base)
+
+
+def apply_mrope_interleaved(
+    x: torch.Tensor, positions: torch.Tensor, sections: list[int], base: float = 10000.0
+) -> torch.Tensor:
+    r"""Interleaved multimodal RoPE of Qwen3-VL (technical report, 2025; arXiv 2511.21631).
+
+    Same rotation as :func:`apply_mrope`, but the axes take turns over the pairs (T, H, W, T, H, W, ...;
+    :func:`mrope_axis_ids` with ``interleaved=True``), so time, height and width each get high and low
+    frequencies. Qwen3-VL uses ``sections = [24, 20, 20]`` (the Transformers implementation).
+
+    Args:
+        x: ``[..., seq, dim]`` queries or keys.
+        positions: ``[3, seq]`` position ids (t, h, w).
+        sections: frequency pairs per axis, summing to ``dim / 2``.
+        base: the RoPE base.
+
+    Returns:
+        ``[..., seq, dim]``.
+    """
+    return _rope_by_axis(x, positions, mrope_axis_ids(sections, interleaved=True), base)
+
+
+def mrope_position_ids(segments: list[int | tuple[int, int, int]]) -> torch.Tensor:
+    r"""Qwen2-VL position ids for a sequence of text runs and visual grids (arXiv 2409.12191).
+
+    A text run of $n$ tokens gets $t = h = w = p, p + 1, \dots$. A visual block of $T \times H \times W$
+    tokens (after the 2x2 merge; an image has $T = 1$) gets $(p + k, p + i, p + j)$ for temporal group $k$
+    (two frames in Qwen2-VL), row $i$ and column $j$, in row-major order. Each segment starts at $p$, one
+    more than the largest id so far, so text after a visual block continues from $p + \max(T, H, W)$, not
+    from $p + THW$.
+
+    Args:
+        segments: an ``int`` is a run of text tokens; a ``(T, H, W)`` tuple is a visual grid.
+
+    Returns:
+        ``[3, total_tokens]`` int64 position ids (rows t, h, w).
+    """
+    blocks, start = [], 0
+    for segment in segments:
+        if isinstance(segment, int):
+            block = torch.arange(segment).expand(3, -1) + start
+        else:
+            check(len(segment) == 3 and min(segment) >= 1, f"a visual grid is (T, H, W) >= 1, got {segment}")
+            grid = torch.meshgrid(*(torch.arange(n) for n in segment), indexing="ij")
+            block = torch.stack(grid).reshape(3, -1) + start
+        blocks.append(block)
+        if block.numel():
+            start = int(block.max()) + 1
+    return torch.cat(blocks, dim=1)
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:
