@@ -22,6 +22,9 @@ wavelength = 2 * math.pi / theta
 print("pair | wavelength (tokens) | turns in 4096 tokens")
 for i in (0, 16, 32, 45, 46, 63):
     print(f"{i:>4} | {wavelength[i]:>19.1f} | {L / wavelength[i]:>20.2f}")
+assert round(L / wavelength[0].item()) == 652  # pair 0: ~652 turns
+assert round(wavelength[-1].item()) == 54410  # last pair: 0.08 turns
+assert round(L / wavelength[-1].item(), 2) == 0.08
 never = wavelength > L
 assert never.sum() == 18 and never[46:].all() and not never[:46].any()
 never3 = 2 * math.pi / rope_frequencies(d, 500000.0) > 8192  # LLaMA 3
@@ -51,6 +54,8 @@ for name, freq in schemes.items():
         f"{freq[0]:>16.3f}"
     )
 assert unseen == {"extrapolation": 18, "PI": 0, "NTK-aware": 17, "YaRN": 0}
+assert round(new_base) == 82685
+assert round(worst["extrapolation"], 2) == 8.0
 assert round(worst["NTK-aware"], 2) == 1.75
 assert schemes["PI"][0] == 0.125  # PI also slows the fastest pair 8x
 ntk = schemes["NTK-aware"]
@@ -81,7 +86,7 @@ print(
     f"Llama 3.1: {kept} pairs kept, {divided} divided by 8, "
     f"{64 - kept - divided} blended"
 )
-assert (kept, divided) == (29, 29)
+assert (kept, divided, 64 - kept - divided) == (29, 29, 6)
 
 fig, ax = new_figure(6.4, 3.0)
 pairs = torch.arange(d // 2)

@@ -124,7 +124,7 @@ def apply_rope(
 
 
 def ntk_scaled_base(base: float, scale: float, dim: int) -> float:
-    r"""The NTK-aware RoPE base for a context ``scale`` times longer (bloc97, 2023; Peng et al., YaRN).
+    r"""The NTK-aware RoPE base for a context ``scale`` times longer (bloc97, 2023; Peng et al., YaRN, ICLR 2024).
 
     $$b' = b \cdot s^{\frac{d}{d-2}}$$
 
@@ -154,7 +154,7 @@ def yarn_frequencies(
     alpha: float = 1.0,
     beta: float = 32.0,
 ) -> torch.Tensor:
-    r"""YaRN's "NTK-by-parts" frequencies (Peng et al., 2023; arXiv 2309.00071).
+    r"""YaRN's "NTK-by-parts" frequencies (Peng et al., ICLR 2024; arXiv 2309.00071).
 
     With $r_i = L/\lambda_i$ the number of full turns pair $i$ makes in the trained length $L$ and the ramp
     $\gamma(r) = \mathrm{clamp}\left(\frac{r - \alpha}{\beta - \alpha}, 0, 1\right)$:
@@ -187,13 +187,13 @@ def yarn_frequencies(
 
 
 def yarn_attention_factor(scale: float) -> float:
-    r"""YaRN's attention scaling $\sqrt{1/t}$ (Peng et al., 2023; arXiv 2309.00071).
+    r"""YaRN's attention scaling $\sqrt{1/t}$ (Peng et al., ICLR 2024; arXiv 2309.00071).
 
     YaRN divides the logits by a temperature $t$, $\mathrm{softmax}\left(q^\top k / (t\sqrt{d})\right)$, with
 
     $$\sqrt{1/t} = 0.1 \ln s + 1$$
 
-    Implementations multiply both $\cos$ and $\sin$ (so both $q$ and $k$) by $\sqrt{1/t}$, which scales the
+    (the paper's perplexity fit on LLaMA, recommended for LLaMA and Llama 2). Implementations multiply both $\cos$ and $\sin$ (so both $q$ and $k$) by $\sqrt{1/t}$, which scales the
     logits by $1/t = (0.1 \ln s + 1)^2$.
 
     Args:
