@@ -90,6 +90,7 @@ def mrope_score(a, b):
 same_row = ((0, 0), (0, 1))  # horizontal neighbours
 wrap = ((0, W - 1), (1, 0))  # end of row 0, start of row 1
 assert torch.isclose(raster_score(*same_row), raster_score(*wrap))
+assert round(raster_score(*wrap).item(), 3) == -17.693
 assert not torch.isclose(mrope_score(*same_row), mrope_score(*wrap))
 print(
     f"1-D raster RoPE: neighbours {raster_score(*same_row).item():.3f}, "
@@ -119,6 +120,8 @@ gap_contiguous = (mrope_score(*same_row) - mrope_score(*wrap)).abs()
 gap_interleaved = (
     interleaved_score(*same_row) - interleaved_score(*wrap)
 ).abs()
+assert round(gap_contiguous.item(), 2) == 0.03
+assert round(gap_interleaved.item()) == 1
 assert gap_interleaved > 10 * gap_contiguous
 
 # 4. Which frequencies each axis gets: contiguous (Qwen2-VL) vs interleaved.
@@ -139,6 +142,10 @@ for name, axis in layouts.items():
         )
 contiguous = "contiguous [16,24,24]"
 assert span[contiguous, "t"][1] < span[contiguous, "w"][0]  # t fast, w slow
+t_band, h_band = span[contiguous, "t"], span[contiguous, "h"]
+assert (round(t_band[0], 1), round(t_band[1])) == (6.3, 160)
+assert (round(h_band[0], 1), round(h_band[1], -2)) == (198.7, 28500)
+assert round(span[contiguous, "w"][0]) == 35333
 assert 2 * math.pi / span[contiguous, "w"][0] < 2e-4  # rad per column
 for label in "thw":
     fast, slow = span["interleaved [24,20,20]", label]
