@@ -18,6 +18,7 @@ torch.manual_seed(0)
 
 # 1. Sampling a 30 fps clip: 8 uniform frames, or 2 frames per second.
 print("clip  | uniform 8: gap (s) | 2 fps: frames, gap (s)")
+gaps = {}
 for seconds in (10, 60):
     n = 30 * seconds
     uni = uniform_frame_indices(n, 8)
@@ -26,6 +27,8 @@ for seconds in (10, 60):
     gap_f = (fps.diff().double() / 30).mean().item()
     print(f"{seconds:>3} s | {gap_u:>18.2f} | {len(fps):>12}, {gap_f:.2f}")
     assert len(fps) == 2 * seconds and gap_f == 0.5
+    gaps[seconds] = round(gap_u, 2)
+assert gaps == {10: 1.42, 60: 8.57}
 print("uniform 8 of 60 s:", uniform_frame_indices(1800, 8).tolist())
 
 # 2. Tokens for one minute (Qwen2-VL: 14 px patches, 2 frames per tube,
@@ -37,16 +40,19 @@ budget = {}
 for fps in (1, 2):
     for side in (224, 448, 896):
         tokens = video_token_count(60 * fps, side, side)
-        budget[fps, side] = tokens
         per_group = tokens // (60 * fps // 2)
+        mib = tokens * kv / 2**20
+        budget[fps, side] = (per_group, tokens, mib)
         print(
             f"{fps:>3} | {side:>8} | {60 * fps:>6} | {per_group:>12} | "
-            f"{tokens:>6} | {tokens * kv / 2**20:>14.0f}"
+            f"{tokens:>6} | {mib:>14.0f}"
         )
-assert budget[2, 448] == 15360 and budget[2, 448] * kv == 840 * 2**20
-assert budget[2, 896] == 61440 and budget[1, 224] == 1920
+assert budget[1, 224] == (64, 1920, 105)  # the rows of the page's table
+assert budget[1, 448] == (256, 7680, 420)
+assert budget[2, 448] == (256, 15360, 840)
+assert budget[2, 896] == (1024, 61440, 3360)
 no_tubes = video_token_count(120, 448, 448, temporal_patch_size=1)
-assert no_tubes == 2 * budget[2, 448]  # tubes of 2 frames halve the tokens
+assert no_tubes == 30720 == 2 * budget[2, 448][1]  # tubes halve the tokens
 assert kv == 56 * 2**10  # 56 KiB per token
 hour = video_token_count(2 * 3600, 224, 224)
 assert hour == 230400
@@ -54,7 +60,7 @@ print(
     f"KV cache: {kv // 2**10} KiB per token; one hour at 2 fps and "
     f"224x224 px: {hour} tokens"
 )
-cap = 16384  # Qwen2-VL's limit per video
+cap = 16384  # Qwen2-VL's per-video limit in training
 per_group = cap // 60
 assert per_group == 273 and 16 * 16 <= per_group < 17 * 17
 print(
