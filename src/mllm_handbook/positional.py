@@ -10,6 +10,12 @@ tokens, not a sequence. The four schemes here inject position in different place
   (Press et al., 2021).
 * :func:`t5_relative_position_bucket` maps a relative distance to one of a few **learned scalar biases**
   (Raffel et al., T5, 2019).
+
+Extending a RoPE model's context changes its frequencies (:func:`rope_frequencies`): position interpolation
+divides positions by the scale, :func:`ntk_scaled_base` raises the base, :func:`yarn_frequencies` interpolates
+only the low frequencies and :func:`yarn_attention_factor` sharpens the softmax. Multimodal RoPE
+(:func:`apply_mrope`, :func:`apply_mrope_interleaved`) gives each frequency pair one of three position axes,
+time, height and width (:func:`mrope_position_ids`).
 """
 
 from __future__ import annotations
@@ -55,7 +61,31 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([-x2, x1], dim=-1)
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+def rope_frequencies(dim: int, base: float = 10000.0) -> torch.Tensor:
+    r"""RoPE's angular frequency per channel pair (Su et al., RoFormer, 2021; arXiv 2104.09864).
+
+    $$\theta_i = base^{-2i/d},\quad \lambda_i = \frac{2\pi}{\theta_i},\quad i = 0, \dots, d/2 - 1$$
+
+    Pair 0 turns by 1 radian per position (wavelength $2\pi$ tokens); the last pair is the slowest, with a
+    wavelength of almost $2\pi \cdot base$ tokens.
+
+    Args:
+        dim: rotary dimension $d$ (even), the head dimension in LLaMA-style models.
+        base: the frequency base $b$ (10000 in RoFormer and LLaMA, 500000 in LLaMA 3).
+
+    Returns:
+        ``[dim / 2]`` float64, decreasing from 1.
+    """
+    check(dim >= 2 and dim % 2 == 0, f"dim must be a positive even number, got {dim}")
+    return base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+
+
+def apply_rope(
+    x: torch.Tensor,
+    positions: torch.Tensor,
+    base: float = 10000.0,
+    inv_freq: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Rotary position embedding, rotate-half layout as in LLaMA (Su et al., RoFormer, 2021).
 
     Channel $i$ is paired with channel $i + d/2$ and the pair is rotated by the angle $m\,\theta_i$, with
@@ -71,6 +101,8 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
         x: ``[..., seq, dim]`` queries or keys (per head), ``dim`` even.
         positions: ``[seq]`` (or broadcastable to ``[..., seq]``) integer or float positions.
         base: the frequency base, 10000 in RoFormer and LLaMA.
+        inv_freq: optional ``[dim / 2]`` frequencies to use instead of :func:`rope_frequencies`
+            (context-extension schemes such as :func:`yarn_frequencies` change them per pair).
 
     Returns:
         ``[..., seq, dim]``, same dtype as ``x``.
@@ -83,10 +115,210 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
         positions.shape[-1:] == x.shape[-2:-1],
         f"positions must have {x.shape[-2]} entries (the seq dim of x), got shape {list(positions.shape)}",
     )
-    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-    angle = positions.to(torch.float64)[..., None] * inv_freq  # [..., seq, dim / 2]
+    if inv_freq is None:
+        inv_freq = rope_frequencies(dim, base)
+    check(inv_freq.shape == (dim // 2,), f"inv_freq must have shape [{dim // 2}], got {list(inv_freq.shape)}")
+    angle = positions.to(torch.float64)[..., None] * inv_freq.to(torch.float64)  # [..., seq, dim / 2]
     angle = torch.cat([angle, angle], dim=-1)
     return (x * angle.cos().to(x.dtype) + _rotate_half(x) * angle.sin().to(x.dtype)).to(x.dtype)
+
+
+def ntk_scaled_base(base: float, scale: float, dim: int) -> float:
+    r"""The NTK-aware RoPE base for a context ``scale`` times longer (bloc97, 2023; Peng et al., YaRN, ICLR 2024).
+
+    $$b' = b \cdot s^{\frac{d}{d-2}}$$
+
+    With $\theta_i = b'^{-2i/d}$, pair 0 keeps $\theta_0 = 1$ and the last pair ($i = d/2 - 1$) gets exactly
+    $\theta/s$, the position-interpolation frequency; pairs in between are scaled by $s^{-2i/(d-2)}$. First
+    proposed in a community post (bloc97, 2023); YaRN (arXiv 2309.00071) describes it and is the citable
+    source.
+
+    Args:
+        base: the original base $b$.
+        scale: $s = L'/L$, the ratio of the target to the trained context length.
+        dim: rotary dimension $d$.
+
+    Returns:
+        The new base $b'$.
+    """
+    check(dim > 2 and dim % 2 == 0, f"dim must be an even number > 2, got {dim}")
+    check(scale > 0, f"scale must be > 0, got {scale}")
+    return base * scale ** (dim / (dim - 2))
+
+
+def yarn_frequencies(
+    dim: int,
+    base: float,
+    scale: float,
+    original_length: int,
+    alpha: float = 1.0,
+    beta: float = 32.0,
+) -> torch.Tensor:
+    r"""YaRN's "NTK-by-parts" frequencies (Peng et al., ICLR 2024; arXiv 2309.00071).
+
+    With $r_i = L/\lambda_i$ the number of full turns pair $i$ makes in the trained length $L$ and the ramp
+    $\gamma(r) = \mathrm{clamp}\left(\frac{r - \alpha}{\beta - \alpha}, 0, 1\right)$:
+
+    $$\theta'_i = \left(1 - \gamma(r_i)\right)\frac{\theta_i}{s} + \gamma(r_i)\,\theta_i$$
+
+    Pairs that never complete a turn in training ($r < \alpha$) are interpolated like position
+    interpolation; pairs that turn more than $\beta$ times keep their frequency. The paper uses
+    $\alpha = 1, \beta = 32$ for LLaMA. (The reference code ramps linearly over the pair index between the
+    same boundaries, rounded to whole pairs; Meta's Llama 3.1 scaling is this formula with
+    $\alpha = 1, \beta = 4$ and no temperature.)
+
+    Args:
+        dim: rotary dimension $d$.
+        base: the RoPE base $b$.
+        scale: $s = L'/L \ge 1$.
+        original_length: the trained context length $L$.
+        alpha: below $\alpha$ turns, interpolate fully.
+        beta: above $\beta$ turns, keep the frequency.
+
+    Returns:
+        ``[dim / 2]`` float64 frequencies $\theta'$.
+    """
+    check(scale >= 1, f"scale must be >= 1 (a longer context), got {scale}")
+    check(0 <= alpha < beta, f"need 0 <= alpha < beta, got alpha={alpha}, beta={beta}")
+    theta = rope_frequencies(dim, base)
+    turns = original_length * theta / (2 * math.pi)  # r_i = L / lambda_i
+    ramp = ((turns - alpha) / (beta - alpha)).clamp(0.0, 1.0)
+    return (1 - ramp) * theta / scale + ramp * theta
+
+
+def yarn_attention_factor(scale: float) -> float:
+    r"""YaRN's attention scaling $\sqrt{1/t}$ (Peng et al., ICLR 2024; arXiv 2309.00071).
+
+    YaRN divides the logits by a temperature $t$, $\mathrm{softmax}\left(q^\top k / (t\sqrt{d})\right)$, with
+
+    $$\sqrt{1/t} = 0.1 \ln s + 1$$
+
+    (the paper's perplexity fit on LLaMA, recommended for LLaMA and Llama 2). Implementations multiply both $\cos$ and $\sin$ (so both $q$ and $k$) by $\sqrt{1/t}$, which scales the
+    logits by $1/t = (0.1 \ln s + 1)^2$.
+
+    Args:
+        scale: $s \ge 1$.
+
+    Returns:
+        $\sqrt{1/t}$ (1 at $s = 1$).
+    """
+    check(scale >= 1, f"scale must be >= 1 (a longer context), got {scale}")
+    return 0.1 * math.log(scale) + 1.0
+
+
+def mrope_axis_ids(sections: list[int], interleaved: bool = False) -> torch.Tensor:
+    r"""Which position axis (0 = time, 1 = height, 2 = width) drives each RoPE frequency pair.
+
+    Contiguous (Qwen2-VL, arXiv 2409.12191): the first ``sections[0]`` pairs (the highest frequencies) follow
+    time, the next ``sections[1]`` height, the last ``sections[2]`` (the lowest) width. Interleaved (Qwen3-VL,
+    arXiv 2511.21631, as implemented in Transformers): pairs cycle T, H, W, so every axis spans high and low
+    frequencies; the remaining pairs at the end follow time.
+
+    Args:
+        sections: frequency pairs per axis, e.g. ``[16, 24, 24]`` (Qwen2-VL) or ``[24, 20, 20]`` (Qwen3-VL).
+        interleaved: the Qwen3-VL layout if True.
+
+    Returns:
+        ``[sum(sections)]`` int64 axis ids.
+    """
+    check(len(sections) == 3 and min(sections) >= 0, f"sections must be 3 counts (t, h, w), got {sections}")
+    pairs = sum(sections)
+    if not interleaved:
+        return torch.repeat_interleave(torch.arange(3), torch.tensor(sections))
+    check(
+        3 * sections[1] - 2 < pairs and 3 * sections[2] - 1 < pairs,
+        f"too many h or w pairs to interleave: {sections}",
+    )
+    axis = torch.zeros(pairs, dtype=torch.long)
+    axis[1 : 3 * sections[1] : 3] = 1  # pairs 1, 4, 7, ... follow height
+    axis[2 : 3 * sections[2] : 3] = 2  # pairs 2, 5, 8, ... follow width
+    return axis
+
+
+def _rope_by_axis(x: torch.Tensor, positions: torch.Tensor, axis: torch.Tensor, base: float) -> torch.Tensor:
+    """Rotate pair ``i`` (channels ``i`` and ``i + d/2``) by the position on axis ``axis[i]``."""
+    check(positions.shape[0] == 3, f"positions must be [3, seq] (t, h, w), got {list(positions.shape)}")
+    check(
+        2 * axis.numel() == x.shape[-1],
+        f"sections must sum to dim / 2 = {x.shape[-1] // 2}, got {axis.numel()}",
+    )
+    owner = torch.cat([axis, axis])  # rotate-half: channel i and i + d/2 share pair i
+    out = torch.zeros_like(x)
+    for a in range(3):
+        out = torch.where(owner == a, apply_rope(x, positions[a], base), out)
+    return out
+
+
+def apply_mrope(
+    x: torch.Tensor, positions: torch.Tensor, sections: list[int], base: float = 10000.0
+) -> torch.Tensor:
+    r"""Multimodal RoPE of Qwen2-VL (Wang et al., 2024; arXiv 2409.12191), contiguous sections.
+
+    Each token has three position ids $(t, h, w)$. Pair $i$ is rotated by $p_{a(i)}\,\theta_i$, where the
+    axis $a(i)$ comes from :func:`mrope_axis_ids`: pairs $[0, s_t)$ use $t$, $[s_t, s_t + s_h)$ use $h$, the
+    rest use $w$. Qwen2-VL uses ``sections = [16, 24, 24]`` with head dim 128. For text, $t = h = w$, and this
+    is exactly 1-D :func:`apply_rope`.
+
+    Args:
+        x: ``[..., seq, dim]`` queries or keys.
+        positions: ``[3, seq]`` position ids (t, h, w), e.g. from :func:`mrope_position_ids`.
+        sections: frequency pairs per axis, summing to ``dim / 2``.
+        base: the RoPE base.
+
+    Returns:
+        ``[..., seq, dim]``.
+    """
+    return _rope_by_axis(x, positions, mrope_axis_ids(sections), base)
+
+
+def apply_mrope_interleaved(
+    x: torch.Tensor, positions: torch.Tensor, sections: list[int], base: float = 10000.0
+) -> torch.Tensor:
+    r"""Interleaved multimodal RoPE of Qwen3-VL (technical report, 2025; arXiv 2511.21631).
+
+    Same rotation as :func:`apply_mrope`, but the axes take turns over the pairs (T, H, W, T, H, W, ...;
+    :func:`mrope_axis_ids` with ``interleaved=True``), so time, height and width each get high and low
+    frequencies. Qwen3-VL uses ``sections = [24, 20, 20]`` (the Transformers implementation).
+
+    Args:
+        x: ``[..., seq, dim]`` queries or keys.
+        positions: ``[3, seq]`` position ids (t, h, w).
+        sections: frequency pairs per axis, summing to ``dim / 2``.
+        base: the RoPE base.
+
+    Returns:
+        ``[..., seq, dim]``.
+    """
+    return _rope_by_axis(x, positions, mrope_axis_ids(sections, interleaved=True), base)
+
+
+def mrope_position_ids(segments: list[int | tuple[int, int, int]]) -> torch.Tensor:
+    r"""Qwen2-VL position ids for a sequence of text runs and visual grids (arXiv 2409.12191).
+
+    A text run of $n$ tokens gets $t = h = w = p, p + 1, \dots$. A visual block of $T \times H \times W$
+    tokens (after the 2x2 merge; an image has $T = 1$) gets $(p + k, p + i, p + j)$ for temporal group $k$
+    (two frames in Qwen2-VL), row $i$ and column $j$, in row-major order. Each segment starts at $p$, one
+    more than the largest id so far, so text after a visual block continues from $p + \max(T, H, W)$, not
+    from $p + THW$.
+
+    Args:
+        segments: an ``int`` is a run of text tokens; a ``(T, H, W)`` tuple is a visual grid.
+
+    Returns:
+        ``[3, total_tokens]`` int64 position ids (rows t, h, w).
+    """
+    blocks, start = [], 0
+    for segment in segments:
+        if isinstance(segment, int):
+            block = torch.arange(segment).expand(3, -1) + start
+        else:
+            check(len(segment) == 3 and min(segment) >= 1, f"a visual grid is (T, H, W) >= 1, got {segment}")
+            grid = torch.meshgrid(*(torch.arange(n) for n in segment), indexing="ij")
+            block = torch.stack(grid).reshape(3, -1) + start
+        blocks.append(block)
+        if block.numel():
+            start = int(block.max()) + 1
+    return torch.cat(blocks, dim=1)
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:

@@ -10,9 +10,17 @@ from hypothesis import strategies as st
 from mllm_handbook.positional import (
     alibi_bias,
     alibi_slopes,
+    apply_mrope,
+    apply_mrope_interleaved,
     apply_rope,
+    mrope_axis_ids,
+    mrope_position_ids,
+    ntk_scaled_base,
+    rope_frequencies,
     sinusoidal_encoding,
     t5_relative_position_bucket,
+    yarn_attention_factor,
+    yarn_frequencies,
 )
 
 # ---------------------------------------------------------------- sinusoidal
@@ -224,3 +232,273 @@ def test_t5_bad_input_raises():
         t5_relative_position_bucket(torch.tensor([1]), num_buckets=2)
     with pytest.raises(ValueError, match="max_distance must exceed"):
         t5_relative_position_bucket(torch.tensor([1]), max_distance=4)
+
+
+# ---------------------------------------------------------------- RoPE frequencies and context extension
+
+
+def test_rope_frequencies_match_definition():
+    theta = rope_frequencies(10, base=500.0)
+    expected = torch.tensor([500.0 ** (-2 * i / 10) for i in range(5)], dtype=torch.float64)
+    torch.testing.assert_close(theta, expected)
+    assert theta[0].item() == 1.0
+    torch.testing.assert_close(rope_frequencies(8), rope_frequencies(8, base=10000.0))  # default base
+
+
+@pytest.mark.parametrize("dim", [0, 7])
+def test_rope_frequencies_bad_dim_raises(dim):
+    with pytest.raises(ValueError, match="positive even"):
+        rope_frequencies(dim)
+
+
+def test_apply_rope_default_frequencies_and_inv_freq_argument():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 7, 12, generator=g, dtype=torch.float64)
+    positions = torch.arange(7) * 3 + 5
+    torch.testing.assert_close(
+        apply_rope(x, positions, base=300.0), apply_rope(x, positions, inv_freq=rope_frequencies(12, 300.0))
+    )
+    # position interpolation two ways: divide the positions by s, or every frequency by s
+    s = 4.0
+    by_position = apply_rope(x, positions / s)
+    by_frequency = apply_rope(x, positions, inv_freq=rope_frequencies(12) / s)
+    torch.testing.assert_close(by_position, by_frequency)
+
+
+def test_apply_rope_inv_freq_shape_raises():
+    with pytest.raises(ValueError, match=r"inv_freq must have shape \[4\]"):
+        apply_rope(torch.randn(3, 8), torch.arange(3), inv_freq=torch.ones(8))
+
+
+def test_ntk_scaled_base_formula_and_endpoints():
+    b, s, d = 10000.0, 8.0, 128
+    new_base = ntk_scaled_base(b, s, d)
+    assert new_base == pytest.approx(b * s ** (d / (d - 2)), rel=1e-12)
+    theta, scaled = rope_frequencies(d, b), rope_frequencies(d, new_base)
+    assert scaled[0].item() == 1.0  # the highest frequency is kept
+    assert scaled[-1].item() == pytest.approx(theta[-1].item() / s, rel=1e-12)  # the lowest is divided by s
+    ratio = scaled / theta  # s^(-2i / (d - 2)): decreasing from 1 to 1/s
+    assert (ratio.diff() < 0).all()
+    assert ntk_scaled_base(b, 1.0, d) == b
+    assert ntk_scaled_base(500.0, 2.0, 4) == pytest.approx(500.0 * 4.0)  # smallest valid dim: s^(4/2)
+
+
+@pytest.mark.parametrize(
+    ("scale", "dim", "match"), [(2.0, 2, "even number > 2"), (2.0, 9, "even"), (0.0, 8, "> 0")]
+)
+def test_ntk_scaled_base_bad_arguments_raise(scale, dim, match):
+    with pytest.raises(ValueError, match=match):
+        ntk_scaled_base(10000.0, scale, dim)
+
+
+def reference_yarn(dim, base, scale, length, alpha, beta):
+    """NTK-by-parts written from the YaRN paper, one pair at a time."""
+    out = []
+    for i in range(dim // 2):
+        theta = base ** (-2 * i / dim)
+        r = length / (2 * math.pi / theta)
+        gamma = 0.0 if r < alpha else 1.0 if r > beta else (r - alpha) / (beta - alpha)
+        out.append((1 - gamma) * theta / scale + gamma * theta)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("dim", "base", "scale", "length", "alpha", "beta"),
+    [
+        (128, 10000.0, 8.0, 4096, 1.0, 32.0),
+        (64, 500000.0, 4.0, 8192, 1.0, 4.0),
+        (22, 1000.0, 3.0, 500, 0.5, 7.0),
+    ],
+)
+def test_yarn_frequencies_match_paper(dim, base, scale, length, alpha, beta):
+    out = yarn_frequencies(dim, base, scale, length, alpha=alpha, beta=beta)
+    torch.testing.assert_close(out, reference_yarn(dim, base, scale, length, alpha, beta))
+
+
+def test_yarn_frequencies_by_parts_defaults_and_identity():
+    d, b, s, L = 128, 10000.0, 8.0, 4096
+    theta, out = rope_frequencies(d, b), yarn_frequencies(d, b, s, L)
+    turns = L * theta / (2 * math.pi)
+    torch.testing.assert_close(out[turns < 1], theta[turns < 1] / s)  # never a full turn: interpolate
+    torch.testing.assert_close(out[turns > 32], theta[turns > 32])  # many turns: keep
+    torch.testing.assert_close(out, yarn_frequencies(d, b, s, L, alpha=1.0, beta=32.0))  # defaults
+    torch.testing.assert_close(yarn_frequencies(d, b, 1.0, L), theta)  # s = 1 changes nothing
+
+
+def test_yarn_beta_4_is_llama31_scaling():
+    """Meta's Llama 3.1 apply_scaling (factor 8, low 1, high 4, 8192), written with wavelengths."""
+    theta = rope_frequencies(128, 500000.0)
+    expected = []
+    for freq in theta.tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4:
+            expected.append(freq)
+        elif wavelen > 8192 / 1:
+            expected.append(freq / 8)
+        else:
+            smooth = (8192 / wavelen - 1) / (4 - 1)
+            expected.append((1 - smooth) * freq / 8 + smooth * freq)
+    out = yarn_frequencies(128, 500000.0, 8.0, 8192, alpha=1.0, beta=4.0)
+    torch.testing.assert_close(out, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_yarn_bad_arguments_raise_and_edges_pass():
+    with pytest.raises(ValueError, match="scale must be >= 1"):
+        yarn_frequencies(8, 10000.0, 0.5, 100)
+    with pytest.raises(ValueError, match="alpha < beta"):
+        yarn_frequencies(8, 10000.0, 2.0, 100, alpha=4.0, beta=4.0)
+    with pytest.raises(ValueError, match="alpha < beta"):
+        yarn_frequencies(8, 10000.0, 2.0, 100, alpha=-1.0)
+    assert yarn_frequencies(8, 10000.0, 2.0, 100, alpha=0.0, beta=0.5).shape == (4,)
+
+
+def test_yarn_attention_factor():
+    assert yarn_attention_factor(8.0) == pytest.approx(0.1 * math.log(8.0) + 1)
+    assert yarn_attention_factor(1.0) == 1.0
+    with pytest.raises(ValueError, match="scale must be >= 1"):
+        yarn_attention_factor(0.9)
+
+
+# ---------------------------------------------------------------- M-RoPE
+
+
+def test_mrope_axis_ids_contiguous():
+    ids = mrope_axis_ids([16, 24, 24])
+    assert ids.tolist() == [0] * 16 + [1] * 24 + [2] * 24
+    torch.testing.assert_close(ids, mrope_axis_ids([16, 24, 24], interleaved=False))  # default layout
+
+
+def reference_interleaved(sections):
+    """Transformers' Qwen3-VL apply_interleaved_mrope: start from T, overwrite H at 1::3 and W at 2::3."""
+    owner = [0] * sum(sections)
+    for axis, offset in ((1, 1), (2, 2)):
+        for j in range(offset, 3 * sections[axis], 3):
+            owner[j] = axis
+    return owner
+
+
+@pytest.mark.parametrize("sections", [[24, 20, 20], [11, 11, 10], [2, 1, 1], [5, 2, 3]])
+def test_mrope_axis_ids_interleaved(sections):
+    ids = mrope_axis_ids(sections, interleaved=True)
+    assert ids.tolist() == reference_interleaved(sections)
+    assert torch.bincount(ids, minlength=3).tolist() == sections
+
+
+def test_mrope_axis_ids_bad_sections_raise():
+    with pytest.raises(ValueError, match="3 counts"):
+        mrope_axis_ids([32, 32])
+    with pytest.raises(ValueError, match="3 counts"):
+        mrope_axis_ids([20, -2, 46])
+    with pytest.raises(ValueError, match="too many h or w pairs"):
+        mrope_axis_ids([10, 12, 10], interleaved=True)  # the last H pair would be pair 34 of 32
+    with pytest.raises(ValueError, match="too many h or w pairs"):
+        mrope_axis_ids([10, 11, 11], interleaved=True)  # the last W pair would be pair 32 of 32
+    assert mrope_axis_ids([11, 11, 10], interleaved=True)[-3:].tolist() == [
+        2,
+        0,
+        1,
+    ]  # H uses pair 31: valid edge
+    assert mrope_axis_ids([1, 1, 1], interleaved=True).tolist() == [0, 1, 2]
+
+
+def reference_mrope(x, positions, sections, base=10000.0, interleaved=False):
+    """Qwen2-VL as in Transformers: cos/sin per axis, split by sections * 2, take chunk i from axis i % 3."""
+    dim = x.shape[-1]
+    theta = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    freqs = positions.double()[:, :, None] * theta  # [3, seq, dim / 2]
+    if interleaved:
+        owner = torch.tensor(reference_interleaved(sections))
+        freqs = freqs.gather(0, owner.expand(1, freqs.shape[1], -1)).squeeze(0)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+    else:
+        emb = torch.cat([freqs, freqs], dim=-1)  # [3, seq, dim]
+        chunks = list(sections) * 2
+        cos = torch.cat([m[i % 3] for i, m in enumerate(emb.cos().split(chunks, dim=-1))], dim=-1)
+        sin = torch.cat([m[i % 3] for i, m in enumerate(emb.sin().split(chunks, dim=-1))], dim=-1)
+    half = dim // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
+
+
+@pytest.mark.parametrize(("sections", "seq"), [([16, 24, 24], 9), ([2, 3, 1], 5), ([0, 4, 2], 3)])
+def test_apply_mrope_matches_transformers_reference(sections, seq):
+    g = torch.Generator().manual_seed(2)
+    dim = 2 * sum(sections)
+    x = torch.randn(2, 3, seq, dim, generator=g, dtype=torch.float64)
+    positions = torch.randint(0, 50, (3, seq), generator=g)
+    torch.testing.assert_close(apply_mrope(x, positions, sections), reference_mrope(x, positions, sections))
+    torch.testing.assert_close(
+        apply_mrope(x, positions, sections), apply_mrope(x, positions, sections, base=10000.0)
+    )  # default base
+
+
+@pytest.mark.parametrize("sections", [[24, 20, 20], [2, 1, 1]])
+def test_apply_mrope_interleaved_matches_transformers_reference(sections):
+    g = torch.Generator().manual_seed(3)
+    dim = 2 * sum(sections)
+    x = torch.randn(2, 7, dim, generator=g, dtype=torch.float64)
+    positions = torch.randint(0, 50, (3, 7), generator=g)
+    out = apply_mrope_interleaved(x, positions, sections, base=1000.0)
+    torch.testing.assert_close(out, reference_mrope(x, positions, sections, base=1000.0, interleaved=True))
+    torch.testing.assert_close(
+        apply_mrope_interleaved(x, positions, sections),
+        reference_mrope(x, positions, sections, interleaved=True),
+    )
+
+
+@pytest.mark.parametrize("fn", [apply_mrope, apply_mrope_interleaved])
+def test_mrope_on_text_equals_1d_rope(fn):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 4, 11, 128, generator=g, dtype=torch.float64)
+    text = torch.arange(11) + 7
+    out = fn(x, text.expand(3, -1), [24, 20, 20], base=1e6)
+    torch.testing.assert_close(out, apply_rope(x, text, base=1e6))
+
+
+def test_mrope_image_scores_depend_only_on_row_and_column_offsets():
+    g = torch.Generator().manual_seed(5)
+    q, k = (
+        torch.randn(1, 32, generator=g, dtype=torch.float64),
+        torch.randn(1, 32, generator=g, dtype=torch.float64),
+    )
+
+    def score(pq, pk):
+        qr = apply_mrope(q, torch.tensor(pq)[:, None], [4, 6, 6])
+        kr = apply_mrope(k, torch.tensor(pk)[:, None], [4, 6, 6])
+        return (qr * kr).sum()
+
+    base = score([3, 5, 2], [3, 7, 9])
+    torch.testing.assert_close(score([3 + 11, 5 - 4, 2 + 30], [3 + 11, 7 - 4, 9 + 30]), base)  # shift all
+    assert not torch.isclose(score([3, 5, 2], [3, 9, 7]), base)  # swap the offsets: a different score
+
+
+def test_mrope_bad_inputs_raise():
+    x = torch.randn(5, 16)
+    with pytest.raises(ValueError, match="sum to dim / 2 = 8"):
+        apply_mrope(x, torch.zeros(3, 5, dtype=torch.long), [2, 3, 2])
+    with pytest.raises(ValueError, match=r"positions must be \[3, seq\]"):
+        apply_mrope(x, torch.zeros(2, 5, dtype=torch.long), [2, 3, 3])
+
+
+def test_mrope_position_ids_transformers_docstring_example():
+    """A 3 x 2 x 2 video then 5 text tokens: the example in Transformers' get_rope_index."""
+    ids = mrope_position_ids([(3, 2, 2), 5])
+    assert ids[0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4, 5, 6, 7]
+    assert ids[1].tolist() == [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 3, 4, 5, 6, 7]
+    assert ids[2].tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 3, 4, 5, 6, 7]
+
+
+def test_mrope_position_ids_text_image_text():
+    ids = mrope_position_ids([2, (1, 2, 3), 0, 2])
+    assert ids.tolist() == [
+        [0, 1, 2, 2, 2, 2, 2, 2, 5, 6],
+        [0, 1, 2, 2, 2, 3, 3, 3, 5, 6],
+        [0, 1, 2, 3, 4, 2, 3, 4, 5, 6],
+    ]
+    assert mrope_position_ids([4]).tolist() == [list(range(4))] * 3
+
+
+def test_mrope_position_ids_bad_grid_raises():
+    with pytest.raises(ValueError, match=r"\(T, H, W\) >= 1"):
+        mrope_position_ids([3, (1, 0, 2)])
