@@ -70,6 +70,7 @@ assert (round(lo_u, 1), round(hi_u, 1)) == (-2.7, 10.2)  # unpaired: crosses 0
 #    unless the second answer is better by more than `bias`.
 quality_a, quality_b = torch.randn(1000), torch.randn(1000)
 print("\nbias | first-slot picks | consistent after swap | A wins/ties/B wins")
+consistency = []
 for bias in [0.0, 0.5, 1.0]:
     ab_first = quality_a + bias >= quality_b  # A shown first
     ba_first = quality_b + bias >= quality_a  # B shown first
@@ -77,6 +78,7 @@ for bias in [0.0, 0.5, 1.0]:
     first_rate = torch.cat([ab_first, ba_first]).float().mean().item()
     consistent = (verdict != 0).float().mean().item()
     counts = [(verdict == v).sum().item() for v in (1, 0, -1)]
+    consistency.append(consistent)
     print(f"{bias:4.1f} | {first_rate:16.3f} | {consistent:20.3f} | {counts}")
     if bias == 0.0:
         assert consistent == 1.0 and first_rate == 0.5
@@ -85,3 +87,5 @@ for bias in [0.0, 0.5, 1.0]:
     # A win that survives the swap always goes to the truly better answer.
     assert (quality_a[verdict == 1] > quality_b[verdict == 1]).all()
     assert (quality_b[verdict == -1] > quality_a[verdict == -1]).all()
+# The stronger the position bias, the fewer verdicts survive the swap.
+assert consistency[0] > consistency[1] > consistency[2]
