@@ -3,7 +3,9 @@ r"""A tool-using agent written out: JSON-Schema tool descriptions, a validated t
 * A :class:`Tool` is a name, a description and a JSON Schema for its arguments, the shape that function-calling
   APIs and the Model Context Protocol (MCP, ``tools/list`` → ``inputSchema``) use; :func:`schema_errors`
   checks arguments against a small subset of JSON Schema, and :func:`call_tool` turns every failure into an
-  error *observation* the model can read and correct, as MCP's ``isError`` results do.
+  error *observation* the model can read and correct. MCP does this with ``isError`` results for execution
+  errors and, since its 2025-11-25 revision, for argument-validation errors too; it keeps unknown tools as
+  JSON-RPC protocol errors.
 * :func:`react_loop` runs the Thought → Action → Observation loop of ReAct (Yao et al., 2023) with any policy.
 * :func:`to_sft_messages` and :func:`agent_sft_example` render a finished trajectory as SFT data with
   :func:`mllm_handbook.sft.build_sft_example`: tool results become non-assistant turns, so their labels are
@@ -144,7 +146,7 @@ def react_loop(
 def to_sft_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """Map a trajectory onto the chat roles of :mod:`mllm_handbook.sft`: a tool result becomes a user turn.
 
-    Tool results are wrapped in ``<tool_response>`` tags inside a user turn, as Qwen's chat template does;
+    Tool results are wrapped in ``<tool_response>`` tags inside a user turn, as Qwen2.5's chat template does;
     what matters for training is that they are not assistant turns.
     """
     out = []
@@ -165,8 +167,9 @@ def agent_sft_example(
     -100 & \text{system, user and tool-result tokens} \end{cases}$$
 
     Tool results are inputs: the model reads them but cannot predict them (a weather value, a search
-    result), so training on them would teach it to invent tool outputs. Search-R1 masks retrieved tokens
-    out of its RL loss for the same reason (Jin et al., 2025, arXiv 2503.09516).
+    result), so training on them would teach it to invent tool outputs. Search-R1 likewise masks retrieved
+    tokens out of its RL loss, which the paper reports makes training stable (Jin et al., 2025,
+    arXiv 2503.09516).
 
     Args:
         messages: a trajectory from :func:`react_loop`.
