@@ -5,7 +5,7 @@ r"""Turning next-token logits into text: greedy, beam search, sampling warpers, 
 * Sampling: :func:`sample_next_token` divides the logits by a temperature, optionally keeps the top-k
   (Fan et al., 2018) or the top-p nucleus (Holtzman et al., 2020), and samples.
 * :func:`repetition_penalty` is the CTRL rule (Keskar et al., 2019) that discourages repeating tokens.
-* :func:`contrastive_decoding_logits` is visual contrastive decoding (Leng et al., 2023, arXiv 2311.16922),
+* :func:`contrastive_decoding_logits` is visual contrastive decoding (Leng et al., 2024, arXiv 2311.16922),
   a decoding-time hallucination mitigation: the model is run on the real image and on a distorted one, and
   tokens that stay likely without clear visual evidence (language priors) are down-weighted.
 
