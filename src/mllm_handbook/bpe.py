@@ -160,7 +160,9 @@ def wordpiece_scores(words: Mapping[Word, int]) -> dict[Pair, float]:
 
     BPE merges the pair with the largest numerator; this score prefers pairs whose parts rarely occur
     apart. Schuster & Nakajima (2012) only state the criterion (the merge that most increases the
-    training-data likelihood); Google never released its WordPiece trainer.
+    training-data likelihood); the Hugging Face course notes that Google never open-sourced its WordPiece
+    trainer and calls this score its best guess. The course also marks word-internal pieces with ``##``,
+    which this sketch leaves out.
 
     Args:
         words: current segmentations mapped to frequencies.
