@@ -103,7 +103,6 @@ def on_page_markdown(markdown, page, config, files):
         if freshness.status(root, src) != freshness.FRESH:
             zh_href = "../" * (page.url.count("/") + 1) + page.url  # from /en/<url> to /<url>
             markdown = freshness.with_notice(markdown, zh_href)
-    markdown = generated.expand(markdown, lang, src, Path(config.docs_dir), _plan(config))
     if "<!-- handbook:references -->" in markdown:
         bibliography = content.bibliography(Path(config.config_file_path).resolve().parent / "bibliography.yml")
         try:
@@ -112,6 +111,7 @@ def on_page_markdown(markdown, page, config, files):
             log.warning(f"Page docs/{lang}/{src} cites a reference {error.args[0]}")
             listed = ""
         markdown = markdown.replace("<!-- handbook:references -->", listed)
+    markdown = generated.expand(markdown, lang, src, Path(config.docs_dir), _plan(config))
     if "source" in page.meta:  # a question page
         markdown += generated.origin_note(lang, src, page.meta)
     text = description(page.meta, markdown)
