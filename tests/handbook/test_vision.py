@@ -1,4 +1,4 @@
-"""vision: ViT patch embedding = stride-p convolution."""
+"""vision: ViT patch embedding = stride-p convolution; layer taps."""
 
 import pytest
 import torch
@@ -6,7 +6,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mllm_handbook.vision import patch_embedding, patchify
+from mllm_handbook.vision import (
+    TinyViT,
+    patch_embedding,
+    patchify,
+    select_vision_features,
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -55,3 +60,42 @@ def test_bad_input_raises():
         patch_embedding(torch.zeros(1, 3, 8, 8), torch.zeros(4, 3, 2, 3))
     with pytest.raises(ValueError, match=r"images must be \[batch, 3, H, W\]"):
         patch_embedding(torch.zeros(1, 1, 8, 8), torch.zeros(4, 3, 2, 2))
+
+
+# --- ViT taps -------------------------------------------------------------------------------------
+
+
+def test_tiny_vit_hidden_states_and_penultimate_tap():
+    torch.manual_seed(0)
+    vit = TinyViT(image_size=16, patch_size=4, dim=8, depth=3, num_heads=2).eval()
+    images = torch.randn(2, 3, 16, 16)
+    states = vit(images)
+    assert len(states) == 4 and all(s.shape == (2, 17, 8) for s in states)
+    # h_0 is the patch embedding (a stride-p conv) behind the CLS token, plus position embeddings.
+    conv = F.conv2d(images, vit.patch.weight, vit.patch.bias, stride=4).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(states[0][:, 1:], conv + vit.pos[:, 1:])
+    for layer in range(3):
+        torch.testing.assert_close(states[layer + 1], vit.blocks[layer](states[layer]))
+    # The penultimate tap does not depend on the last block: perturb it and only h_L moves.
+    with torch.no_grad():
+        for p in vit.blocks[-1].parameters():
+            p.add_(1.0)
+    again = vit(images)
+    torch.testing.assert_close(again[-2], states[-2])
+    assert (again[-1] - states[-1]).abs().max() > 1e-3
+
+
+def test_select_vision_features_default_and_multi_layer():
+    states = [torch.full((2, 5, 3), float(i)) for i in range(4)]  # h_0..h_3, CLS at index 0
+    default = select_vision_features(states)
+    torch.testing.assert_close(default, select_vision_features(states, layers=-2, drop_cls=True))
+    assert default.shape == (2, 4, 3) and bool((default == 2.0).all())
+    multi = select_vision_features(states, layers=(-1, -3))
+    assert multi.shape == (2, 4, 6)
+    assert multi[0, 0].tolist() == [3.0] * 3 + [1.0] * 3
+    assert select_vision_features(states, layers=0, drop_cls=False).shape == (2, 5, 3)
+
+
+def test_tiny_vit_rejects_indivisible_patch():
+    with pytest.raises(ValueError, match="must divide image_size"):
+        TinyViT(image_size=10, patch_size=4, dim=8, depth=1, num_heads=2)
