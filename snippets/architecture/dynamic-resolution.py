@@ -21,6 +21,9 @@ torch.manual_seed(0)
 CANVASES = [(336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008)]
 # Qwen2-VL-7B-Instruct's released preprocessor_config.json.
 QWEN_MIN, QWEN_MAX = 3136, 12845056  # 4 and 16384 tokens of 28 x 28 px
+assert (QWEN_MIN // 28**2, QWEN_MAX // 28**2) == (4, 16384)
+# A 672 x 672 image fills the 2 x 2 canvas: 576 + 48 x 49 tokens.
+assert anyres_num_tokens((672, 672), CANVASES) == 576 + 48 * 49 == 2928
 
 images = {  # name: (width, height)
     "square photo": (1024, 1024),
@@ -49,15 +52,19 @@ for name, (w, h) in images.items():
 assert counts["square photo"] == (2928, 2560, 1369)
 assert counts["A4 document"] == (2256, 1792, 2772)
 assert counts["panorama"] == (1890, 1280, 5148)
+# The panorama keeps about 4 million pixels under the released bounds.
+ph, pw = smart_resize(1000, 4000, min_pixels=QWEN_MIN, max_pixels=QWEN_MAX)
+assert round(ph * pw / 1e6) == 4
 # Qwen2-VL's paper example: 224 x 224 -> 8 x 8 = 64 tokens (+2 special).
-assert smart_resize(224, 224) == (224, 224)
-# Hugging Face processor default budget: at most 1280 tokens.
-h, w = smart_resize(1754, 1240)
+assert smart_resize(224, 224) == (224, 224) and (224 // 28) ** 2 == 64
+# A smaller budget, max_pixels = 1280 * 28 * 28 (the model card's example,
+# also the constructor default of Hugging Face's Qwen2VLImageProcessor).
+h, w = smart_resize(1754, 1240, max_pixels=1280 * 28 * 28)
 print(
-    f"A4 document at the processor's default max_pixels: {w}x{h},"
+    f"A4 document at max_pixels = 1280*28*28: {w}x{h},"
     f" {(h // 28) * (w // 28)} tokens"
 )
-assert (h // 28) * (w // 28) <= 1280
+assert (w, h) == (840, 1176) and (h // 28) * (w // 28) == 1260
 
 # Two images of 6 and 4 tokens packed into one sequence of the vision
 # encoder: a block-diagonal mask, no padding, no cross-image attention.
