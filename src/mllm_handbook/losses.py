@@ -1,7 +1,9 @@
-r"""Training losses of multimodal models, written out: contrastive (CLIP, InfoNCE), ITM, regression, CE.
+r"""Training losses of multimodal models, written out: contrastive (CLIP, SigLIP, InfoNCE), ITM, CE, MSE.
 
 * :func:`clip_loss` is the symmetric image-text contrastive loss of CLIP; :func:`info_nce` is the
   one-directional InfoNCE loss with a MoCo-style queue of negatives (:func:`enqueue`).
+* :func:`siglip_loss` replaces CLIP's softmax by one sigmoid per image-text pair;
+  :func:`siglip_loss_chunked` computes the same sum block by block, as SigLIP does across devices.
 * :func:`sample_hard_negatives` and :func:`itm_loss` are ALBEF/BLIP's image-text matching (ITM) head loss
   with negatives drawn from the contrastive similarities. CLIP does **not** use ITM.
 * :func:`mse_loss`, :func:`l1_loss`, :func:`huber_loss` and :func:`cross_entropy` equal their
@@ -96,6 +98,79 @@ def clip_loss(
     logits = contrastive_logits(image_features, text_features, logit_scale)
     labels = torch.arange(logits.shape[0], device=logits.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+def siglip_loss(
+    image_features: torch.Tensor,
+    text_features: torch.Tensor,
+    logit_scale: float | torch.Tensor,
+    logit_bias: float | torch.Tensor,
+) -> torch.Tensor:
+    r"""SigLIP's pairwise sigmoid loss (Zhai et al., 2023, arXiv 2303.15343, Algorithm 1).
+
+    Every image-text pair is its own binary problem, with label $z_{ij} = 1$ for the matching pair
+    ($i = j$) and $z_{ij} = -1$ otherwise:
+
+    $$\mathcal{L} = -\frac{1}{N}\sum_{i=1}^{N}\sum_{j=1}^{N}
+    \log\sigma\left(z_{ij}\,(t\,\hat v_i^\top \hat t_j + b)\right)$$
+
+    with L2-normalised $\hat v_i, \hat t_j$ and $t = e^{t'}$. The sum runs over all $N^2$ pairs and is
+    divided by the batch size $N$, not by $N^2$. No softmax couples the pairs.
+
+    Args:
+        image_features: ``[N, D]`` image embeddings (L2-normalised here).
+        text_features: ``[N, D]`` embeddings of the matching texts, in the same order.
+        logit_scale: $t = e^{t'}$, already exponentiated; SigLIP initialises $t' = \log 10$.
+        logit_bias: $b$, learned; SigLIP initialises $b = -10$.
+
+    Returns:
+        Scalar loss.
+    """
+    logits = contrastive_logits(image_features, text_features, logit_scale) + logit_bias
+    n = logits.shape[0]
+    labels = 2 * torch.eye(n, dtype=logits.dtype, device=logits.device) - 1  # +1 diagonal, -1 elsewhere
+    return -F.logsigmoid(labels * logits).sum() / n
+
+
+def siglip_loss_chunked(
+    image_features: torch.Tensor,
+    text_features: torch.Tensor,
+    logit_scale: float | torch.Tensor,
+    logit_bias: float | torch.Tensor,
+    num_chunks: int,
+) -> torch.Tensor:
+    r""":func:`siglip_loss` computed block by block, as SigLIP's chunked multi-device implementation.
+
+    Split the batch into $K$ chunks (one per "device"). Device $d$ keeps its images and, at step $s$,
+    scores them against the texts of device $(d + s) \bmod K$, which its neighbour passes on; only the
+    $s = 0$ block holds positives. The loss is a plain sum of per-pair terms, so the blocks add up to
+    exactly the full loss and no device ever needs all $N$ texts at once (no all-gather, no global
+    normaliser); each block is at most $\lceil N/K \rceil^2$ logits instead of $N^2$.
+
+    Args:
+        image_features: ``[N, D]`` image embeddings.
+        text_features: ``[N, D]`` matching text embeddings.
+        logit_scale: $t$, already exponentiated.
+        logit_bias: $b$.
+        num_chunks: $K$, ``1 <= K <= N``; ``N`` need not be divisible by ``K``.
+
+    Returns:
+        Scalar loss, equal to :func:`siglip_loss`.
+    """
+    n = image_features.shape[0]
+    check(1 <= num_chunks <= n, f"num_chunks must be in [1, {n}], got {num_chunks}")
+    images = image_features.tensor_split(num_chunks)
+    texts = text_features.tensor_split(num_chunks)
+    total = image_features.new_zeros(())
+    for d, img in enumerate(images):
+        for s in range(num_chunks):
+            txt = texts[(d + s) % num_chunks]  # step s: the texts of device d + s
+            logits = logit_scale * F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).T + logit_bias
+            labels = -torch.ones_like(logits)
+            if s == 0:  # the device's own block holds the positives, on its diagonal
+                labels.diagonal().fill_(1.0)
+            total = total - F.logsigmoid(labels * logits).sum()
+    return total / n
 
 
 def info_nce(

@@ -1,4 +1,4 @@
-"""connectors and the toy LLaVA forward: shapes, the papers' invariants, and bad-input errors."""
+"""connectors, token compression and the toy LLaVA forward: shapes, the papers' invariants, bad inputs."""
 
 import pytest
 import torch
@@ -6,7 +6,17 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mllm_handbook.connectors import GatedCrossAttentionBlock, LinearProjector, MLPProjector, QueryResampler
+from mllm_handbook.connectors import (
+    GatedCrossAttentionBlock,
+    LinearProjector,
+    MLPProjector,
+    PatchMerger,
+    QueryResampler,
+    avg_pool_tokens,
+    fastv_prune,
+    internvl_pixel_shuffle,
+    space_to_depth,
+)
 from mllm_handbook.llava import (
     IGNORE_INDEX,
     IMAGE_TOKEN_INDEX,
@@ -172,3 +182,84 @@ def test_splice_errors():
         splice_image_tokens(no_image, labels, text, image)
     with pytest.raises(ValueError, match="logits"):
         next_token_loss(torch.randn(2, 4, 3), torch.zeros(2, 5, dtype=torch.long))
+
+
+# --- visual-token compression -----------------------------------------------------------------------
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(1, 5), w=st.integers(1, 5), c=st.integers(1, 4), f=st.sampled_from([1, 2, 3]))
+def test_space_to_depth_equals_pixel_unshuffle(h, w, c, f):
+    tokens = torch.randn(2, h * f * w * f, c)
+    grid = tokens.reshape(2, h * f, w * f, c).permute(0, 3, 1, 2)  # [batch, C, H, W]
+    expected = F.pixel_unshuffle(grid, f).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(space_to_depth(tokens, h * f, w * f, f), expected, rtol=0, atol=0)
+
+
+def test_space_to_depth_by_hand_and_default_factor():
+    tokens = torch.arange(16.0).reshape(1, 16, 1)  # a 4 x 4 grid, one channel: value = row * 4 + col
+    merged = space_to_depth(tokens, 4, 4)
+    torch.testing.assert_close(merged, space_to_depth(tokens, 4, 4, factor=2))
+    assert merged[0].tolist() == [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+    with pytest.raises(ValueError, match="not divisible by 2"):
+        space_to_depth(torch.zeros(1, 12, 1), 3, 4)
+
+
+def test_internvl_pixel_shuffle_is_space_to_depth_up_to_a_channel_permutation():
+    torch.manual_seed(0)
+    n, side, c = 2, 6, 3
+    grid = torch.randn(n, side, side, c)  # InternVL's [N, W, H, C] after reshaping the ViT tokens
+    ours = space_to_depth(grid.reshape(n, side * side, c), side, side)  # [N, 9, 4C]
+    theirs = internvl_pixel_shuffle(grid)
+    assert theirs.shape == (n, 3, 3, 4 * c)
+    assert torch.equal(internvl_pixel_shuffle(grid), internvl_pixel_shuffle(grid, 0.5))
+    theirs = theirs.reshape(n, 9, 4 * c)
+    # Same tokens, same values per token; only the order of the 4C channels differs, and it is fixed.
+    perm = [int((ours[0, 0] == value).nonzero()) for value in theirs[0, 0]]
+    torch.testing.assert_close(ours[..., perm], theirs, rtol=0, atol=0)
+    assert perm != list(range(4 * c))
+
+
+def test_avg_pool_tokens_equals_avg_pool2d():
+    torch.manual_seed(0)
+    tokens = torch.randn(2, 6 * 4, 5)
+    grid = tokens.reshape(2, 6, 4, 5).permute(0, 3, 1, 2)
+    expected = F.avg_pool2d(grid, 2).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(avg_pool_tokens(tokens, 6, 4), expected)
+    torch.testing.assert_close(avg_pool_tokens(tokens, 6, 4), avg_pool_tokens(tokens, 6, 4, stride=2))
+    assert avg_pool_tokens(tokens, 6, 4, stride=1).shape == tokens.shape
+
+
+def test_patch_merger_shapes_and_manual_forward():
+    torch.manual_seed(0)
+    merger = PatchMerger(vision_dim=8, llm_dim=12)
+    tokens = torch.randn(2, 4 * 6, 8)
+    out = merger(tokens, 4, 6)
+    assert out.shape == (2, 6, 12)
+    normed = F.layer_norm(tokens, (8,), merger.norm.weight, merger.norm.bias, 1e-6)
+    first, second = merger.mlp[0], merger.mlp[2]
+    expected = second(F.gelu(first(space_to_depth(normed, 4, 6))))
+    torch.testing.assert_close(out, expected)
+    assert first.in_features == first.out_features == 32  # 4 C -> 4 C -> d
+    with pytest.raises(ValueError, match="tokens last dim must be 8"):
+        merger(torch.randn(1, 4, 7), 2, 2)
+
+
+def test_fastv_prune_keeps_top_attended_image_tokens_and_original_positions():
+    batch, heads, length = 2, 3, 10
+    attention = torch.rand(batch, heads, length, length, generator=torch.Generator().manual_seed(0))
+    attention = attention / attention.sum(-1, keepdim=True)
+    hidden = torch.arange(batch * length * 4.0).reshape(batch, length, 4)
+    kept, positions = fastv_prune(hidden, attention, image_start=2, num_image_tokens=6, num_keep=2)
+    assert kept.shape == (batch, 6, 4) and positions.shape == (batch, 6)
+    for b in range(batch):
+        score = attention[b, :, -1, 2:8].mean(0)
+        top = sorted((score.topk(2).indices + 2).tolist())
+        assert positions[b].tolist() == [0, 1, *top, 8, 9]  # text keeps its original ids too
+        torch.testing.assert_close(kept[b], hidden[b, positions[b]])
+    _, all_kept = fastv_prune(hidden, attention, 2, 6, 6)
+    assert all_kept.tolist() == [list(range(10))] * batch  # valid edge: keep every image token
+    _, none_kept = fastv_prune(hidden, attention, 2, 6, 0)
+    assert none_kept.tolist() == [[0, 1, 8, 9]] * batch
+    with pytest.raises(ValueError, match="0 <= num_keep <= 6"):
+        fastv_prune(hidden, attention, 2, 6, 7)

@@ -21,6 +21,8 @@ from mllm_handbook.losses import (
     l1_loss,
     mse_loss,
     sample_hard_negatives,
+    siglip_loss,
+    siglip_loss_chunked,
 )
 
 seeds = st.integers(0, 2**16)
@@ -279,3 +281,89 @@ def test_distillation_loss_matches_kl_div(seed, temperature):
 def test_distillation_loss_bad_inputs_raise():
     with pytest.raises(ValueError, match="temperature"):
         distillation_loss(torch.randn(2, 3), torch.randn(2, 3), 0.0)
+
+
+# --- SigLIP -----------------------------------------------------------------------------------------
+
+
+def siglip_reference(img, txt, t_prime, b):
+    """SigLIP paper, Algorithm 1, line by line (with t = exp(t'))."""
+    n = img.shape[0]
+    t = torch.exp(t_prime)
+    zimg = img / img.norm(dim=1, keepdim=True)
+    ztxt = txt / txt.norm(dim=1, keepdim=True)
+    logits = zimg @ ztxt.T * t + b
+    labels = 2 * torch.eye(n, dtype=img.dtype) - torch.ones(n, n, dtype=img.dtype)
+    return -torch.sum(F.logsigmoid(labels * logits)) / n
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_siglip_loss_matches_paper_pseudocode(n):
+    img, txt = randn(n, 6, seed=n), randn(n, 6, seed=100 + n) * 3.0  # text norms far from 1
+    t_prime, b = torch.tensor(math.log(10.0), dtype=torch.float64), torch.tensor(-2.5, dtype=torch.float64)
+    torch.testing.assert_close(
+        siglip_loss(img, txt, t_prime.exp(), b), siglip_reference(img, txt, t_prime, b)
+    )
+
+
+def test_siglip_loss_by_hand_is_divided_by_n_not_n_squared():
+    v = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    t = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    c = 1 / math.sqrt(2)
+    cos = [[c, 0.0], [c, 1.0]]
+    scale, bias = 3.0, -1.0
+
+    def nll(x, z):  # -log sigmoid(z * x)
+        return math.log1p(math.exp(-z * x))
+
+    total = sum(nll(scale * cos[i][j] + bias, 1 if i == j else -1) for i in range(2) for j in range(2))
+    torch.testing.assert_close(siglip_loss(v, t, scale, bias), torch.tensor(total / 2, dtype=torch.float64))
+
+
+def test_siglip_bias_matters_and_labels_are_not_symmetric_in_sign():
+    img, txt = randn(4, 5, seed=1), randn(4, 5, seed=2)
+    assert siglip_loss(img, txt, 10.0, -10.0) != siglip_loss(img, txt, 10.0, 0.0)
+    # Swapping images and texts transposes the logits; the diagonal labels make the loss symmetric.
+    torch.testing.assert_close(siglip_loss(img, txt, 5.0, -1.0), siglip_loss(txt, img, 5.0, -1.0))
+
+
+def test_siglip_gradients_reach_scale_and_bias():
+    t_prime = torch.tensor(math.log(10.0), dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(-10.0, dtype=torch.float64, requires_grad=True)
+    img, txt = randn(6, 4, seed=3).requires_grad_(), randn(6, 4, seed=4)
+    siglip_loss(img, txt, t_prime.exp(), b).backward()
+    assert t_prime.grad is not None and t_prime.grad.abs() > 0
+    assert img.grad is not None and img.grad.abs().sum() > 0
+    # dL/db = (sum_ij sigmoid(x_ij) - N) / N: each pair pushes b down by sigmoid(x), each positive up by 1.
+    logits = contrastive_logits(img.detach(), txt, 10.0) - 10.0
+    torch.testing.assert_close(b.grad, (torch.sigmoid(logits).sum() - 6) / 6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, n=st.integers(1, 13), data=st.data())
+def test_siglip_chunked_equals_full_loss(seed, n, data):
+    k = data.draw(st.integers(1, n))
+    img, txt = randn(n, 5, seed=seed), randn(n, 5, seed=seed + 1)
+    torch.testing.assert_close(
+        siglip_loss_chunked(img, txt, 7.0, -3.0, k), siglip_loss(img, txt, 7.0, -3.0), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_siglip_chunked_gradients_equal_full_and_chunk_range_is_checked():
+    scale = torch.tensor(4.0, dtype=torch.float64, requires_grad=True)
+    img, txt = randn(7, 3, seed=5), randn(7, 3, seed=6)
+    (g_full,) = torch.autograd.grad(siglip_loss(img, txt, scale, 0.5), scale)
+    (g_chunk,) = torch.autograd.grad(siglip_loss_chunked(img, txt, scale, 0.5, 3), scale)
+    torch.testing.assert_close(g_chunk, g_full)
+    siglip_loss_chunked(img, txt, 4.0, 0.5, 7)  # valid edge: one example per chunk
+    with pytest.raises(ValueError, match=r"num_chunks must be in \[1, 7\]"):
+        siglip_loss_chunked(img, txt, 4.0, 0.5, 8)
+    with pytest.raises(ValueError, match=r"num_chunks must be in \[1, 7\]"):
+        siglip_loss_chunked(img, txt, 4.0, 0.5, 0)
+
+
+def test_siglip_rejects_non_positive_scale_and_mismatched_batches():
+    with pytest.raises(ValueError, match="logit_scale must be a positive scalar"):
+        siglip_loss(randn(3, 2), randn(3, 2), 0.0, -10.0)
+    with pytest.raises(ValueError, match="batch sizes differ"):
+        siglip_loss(randn(3, 2), randn(4, 2), 10.0, -10.0)
