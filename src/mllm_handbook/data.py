@@ -5,7 +5,7 @@ r"""Pre-training data hygiene: exact and near-duplicate removal, contamination c
   signatures; banding the signatures (locality-sensitive hashing) finds the candidate pairs without
   comparing every pair (Leskovec, Rajaraman & Ullman, *Mining of Massive Datasets*, ch. 3).
 * Contamination: flag a test item that shares a long word n-gram with the training data (GPT-3 used
-  13-grams; Brown et al., 2020, arXiv 2005.14165).
+  8- to 13-grams for its clean subsets; Brown et al., 2020, arXiv 2005.14165, Appendix C).
 * Mixture: sample source $i$ with probability $\propto n_i^\alpha$ (mT5 uses $\alpha = 0.3$; Xue et al., 2021).
 
 Hashes are from :mod:`hashlib` / :mod:`zlib`, not Python's ``hash``, which is salted per process.
@@ -146,9 +146,10 @@ def contaminated(test_texts: Sequence[str], train_texts: Sequence[str], n: int =
 
     $$\mathrm{flag}(x) = \left[\,\mathrm{ngrams}_n(x) \cap \textstyle\bigcup_{d} \mathrm{ngrams}_n(d) \ne \varnothing\,\right]$$
 
-    GPT-3 (Brown et al., 2020, §4 and Appendix C) used $n = 13$ and removed flagged items to build a
-    "clean" subset of each benchmark. Items shorter than $n$ words are never flagged here (GPT-3 matched
-    them whole).
+    GPT-3 (Brown et al., 2020, §4 and Appendix C) flagged "dirty" items this way and removed them to build
+    a "clean" subset of each benchmark, with $n$ set per benchmark to the 5th percentile of its item length
+    in words, at least 8 (non-synthetic tasks) and at most 13; before training it had also cut shared
+    13-grams out of the training data. Items shorter than $n$ words have no n-gram and are never flagged.
 
     Args:
         test_texts: benchmark items.
