@@ -8,9 +8,16 @@ change the loss.
 
 The constants follow the LLaVA code base: ``IMAGE_TOKEN_INDEX = -200`` marks the placeholder in
 ``input_ids`` and ``IGNORE_INDEX = -100`` marks positions the loss skips.
+
+Staged training freezes and unfreezes the three components (vision encoder, projector, LLM) per stage
+(:func:`set_trainable`); :func:`mlp_projector_num_params`, :func:`llama_num_params` and
+:func:`vit_num_params` count what each stage trains in LLaVA-1.5 (Liu et al., 2024; arXiv 2310.03744).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -82,10 +89,13 @@ def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 class ToyLlava(nn.Module):
-    r"""Vision features → MLP projector → spliced into text embeddings → tiny causal Transformer → LM head.
+    r"""Vision encoder → MLP projector → spliced into text embeddings → tiny causal Transformer → LM head.
 
-    The vision encoder is left out (the input is already patch features), as are RoPE and RMSNorm: the point
-    is the data flow of LLaVA (Liu et al., 2023), not a faithful LLM.
+    The input is already patch features; with ``vision_layers=0`` (the default) they go straight to the
+    projector, otherwise through a small Transformer that stands in for the vision encoder (ViT). RoPE and
+    RMSNorm are left out: the point is the data flow of LLaVA (Liu et al., 2023), not a faithful LLM.
+    :attr:`PARTS` names the three components that training recipes freeze or train (see
+    :func:`set_trainable`).
 
     Args:
         vocab_size: text vocabulary size.
@@ -93,9 +103,25 @@ class ToyLlava(nn.Module):
         dim: LLM width.
         num_layers: causal Transformer layers.
         num_heads: attention heads per layer.
+        vision_layers: layers of the toy vision encoder (0: none).
     """
 
-    def __init__(self, vocab_size: int, vision_dim: int, dim: int, num_layers: int = 1, num_heads: int = 2):
+    #: Component name → the submodules that make it up.
+    PARTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "vision": ("vision",),
+        "projector": ("projector",),
+        "llm": ("embed", "blocks", "lm_head"),
+    }
+
+    def __init__(
+        self,
+        vocab_size: int,
+        vision_dim: int,
+        dim: int,
+        num_layers: int = 1,
+        num_heads: int = 2,
+        vision_layers: int = 0,
+    ):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, dim)
         self.projector = MLPProjector(vision_dim, dim)
@@ -104,6 +130,12 @@ class ToyLlava(nn.Module):
         )
         self.blocks = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.lm_head = nn.Linear(dim, vocab_size, bias=False)
+        self.vision: nn.Module = nn.Identity()
+        if vision_layers > 0:
+            vit_layer = nn.TransformerEncoderLayer(
+                vision_dim, 1, 2 * vision_dim, dropout=0.0, batch_first=True, norm_first=True
+            )
+            self.vision = nn.TransformerEncoder(vit_layer, vision_layers, enable_nested_tensor=False)
 
     def forward(
         self, patches: torch.Tensor, input_ids: torch.Tensor, labels: torch.Tensor
@@ -111,10 +143,96 @@ class ToyLlava(nn.Module):
         """Return ``(logits, loss, spliced_labels)`` for ``patches [B, N, vision_dim]`` and ``input_ids [B, T]``."""
         text_embeds = self.embed(input_ids.clamp(min=0))  # the placeholder's row is replaced below
         inputs_embeds, full_labels = splice_image_tokens(
-            input_ids, labels, text_embeds, self.projector(patches)
+            input_ids, labels, text_embeds, self.projector(self.vision(patches))
         )
         length = inputs_embeds.shape[1]
         causal = nn.Transformer.generate_square_subsequent_mask(length)
         hidden = self.blocks(inputs_embeds, mask=causal, is_causal=True)
         logits = self.lm_head(hidden)
         return logits, next_token_loss(logits, full_labels), full_labels
+
+
+def set_trainable(model: ToyLlava, parts: Sequence[str]) -> int:
+    r"""Freeze every parameter, then unfreeze the named components; return the trainable count.
+
+    Staged MLLM training is this one switch per stage: LLaVA-1.5 trains ``["projector"]`` and then
+    ``["projector", "llm"]`` (Liu et al., 2024); Qwen-VL trains ``["vision", "projector"]``, then all three,
+    then ``["projector", "llm"]`` (Bai et al., 2023). Build the optimizer from the parameters with
+    ``requires_grad`` only: frozen ones then get no gradient and no optimizer state. Gradients left over
+    from the previous stage are dropped.
+
+    Args:
+        model: a :class:`ToyLlava`.
+        parts: names from :attr:`ToyLlava.PARTS`.
+
+    Returns:
+        Number of trainable parameters.
+    """
+    unknown = set(parts) - set(ToyLlava.PARTS)
+    check(not unknown, f"unknown parts {sorted(unknown)}; choose from {sorted(ToyLlava.PARTS)}")
+    model.requires_grad_(False)
+    model.zero_grad(set_to_none=True)  # no stale gradients from the previous stage
+    for part in parts:
+        for name in ToyLlava.PARTS[part]:
+            getattr(model, name).requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def mlp_projector_num_params(vision_dim: int, llm_dim: int) -> int:
+    r"""Parameters of LLaVA-1.5's two-layer MLP projector (``mlp2x_gelu``), biases included.
+
+    $$d_v d + d + d^2 + d$$
+
+    Args:
+        vision_dim: $d_v$ (1024 for CLIP ViT-L/14).
+        llm_dim: $d$ (4096 for Vicuna-7B, 5120 for Vicuna-13B).
+
+    Returns:
+        Parameter count.
+    """
+    return vision_dim * llm_dim + llm_dim + llm_dim * llm_dim + llm_dim
+
+
+def llama_num_params(vocab_size: int, dim: int, num_layers: int, ffn_dim: int) -> int:
+    r"""Parameters of a LLaMA-style decoder: untied embeddings, bias-free MHA, SwiGLU FFN, RMSNorm.
+
+    $$2Vd + L\,(4d^2 + 3 d\, d_{ff} + 2d) + d$$
+
+    Vicuna-7B/13B v1.5 (LLaVA-1.5's LLMs) have the LLaMA-2 architecture (Touvron et al., 2023).
+
+    Args:
+        vocab_size: $V$.
+        dim: $d$.
+        num_layers: $L$.
+        ffn_dim: $d_{ff}$.
+
+    Returns:
+        Parameter count.
+    """
+    per_layer = 4 * dim * dim + 3 * dim * ffn_dim + 2 * dim
+    return 2 * vocab_size * dim + num_layers * per_layer + dim
+
+
+def vit_num_params(image_size: int, patch_size: int, dim: int, num_layers: int, mlp_dim: int) -> int:
+    r"""Parameters of a CLIP-style ViT image tower (Radford et al., 2021), without the output projection.
+
+    Bias-free patch convolution, class token, learned positions for $(S/P)^2 + 1$ tokens, pre- and
+    post-LayerNorm, and $L$ blocks of attention (with biases), a two-layer MLP and two LayerNorms:
+
+    $$3P^2 d + d + \left(\tfrac{S^2}{P^2} + 1\right) d + 4d
+    + L\,\big(4d^2 + 4d + 2 d\, d_{mlp} + d_{mlp} + d + 4d\big)$$
+
+    Args:
+        image_size: $S$.
+        patch_size: $P$.
+        dim: $d$.
+        num_layers: $L$.
+        mlp_dim: $d_{mlp}$.
+
+    Returns:
+        Parameter count.
+    """
+    tokens = (image_size // patch_size) ** 2 + 1
+    embed = 3 * patch_size * patch_size * dim + dim + tokens * dim + 4 * dim
+    per_layer = 4 * dim * dim + 4 * dim + 2 * dim * mlp_dim + mlp_dim + dim + 4 * dim
+    return embed + num_layers * per_layer

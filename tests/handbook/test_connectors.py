@@ -1,4 +1,4 @@
-"""connectors, token compression and the toy LLaVA forward: shapes, the papers' invariants, bad inputs."""
+"""connectors and token compression: shapes, the papers' invariants, bad inputs (the toy LLaVA: test_llava.py)."""
 
 import pytest
 import torch
@@ -16,13 +16,6 @@ from mllm_handbook.connectors import (
     fastv_prune,
     internvl_pixel_shuffle,
     space_to_depth,
-)
-from mllm_handbook.llava import (
-    IGNORE_INDEX,
-    IMAGE_TOKEN_INDEX,
-    ToyLlava,
-    next_token_loss,
-    splice_image_tokens,
 )
 
 
@@ -112,79 +105,7 @@ def test_constructor_and_gated_block_errors():
         block(torch.randn(1, 2, 8), torch.randn(2, 2, 6))
 
 
-# ---- toy LLaVA ---------------------------------------------------------------------------------------------
-
-
-def _batch():
-    input_ids = torch.tensor([[1, IMAGE_TOKEN_INDEX, 4, 5, 6], [2, 3, IMAGE_TOKEN_INDEX, 7, 8]])
-    labels = input_ids.clone()
-    return input_ids, labels
-
-
-def test_splice_puts_image_tokens_at_the_placeholder_with_ignore_labels():
-    input_ids, labels = _batch()
-    text = torch.arange(2 * 5 * 2, dtype=torch.float).reshape(2, 5, 2)
-    image = -torch.ones(2, 3, 2)
-    embeds, new_labels = splice_image_tokens(input_ids, labels, text, image)
-    assert embeds.shape == (2, 7, 2)
-    assert new_labels.tolist() == [[1, -100, -100, -100, 4, 5, 6], [2, 3, -100, -100, -100, 7, 8]]
-    torch.testing.assert_close(embeds[0, 1:4], image[0])
-    torch.testing.assert_close(embeds[1, :2], text[1, :2])
-    torch.testing.assert_close(embeds[1, 5:], text[1, 3:])
-
-
-def test_next_token_loss_is_shifted_masked_cross_entropy():
-    torch.manual_seed(0)
-    logits, labels = torch.randn(1, 4, 5), torch.tensor([[IGNORE_INDEX, 2, IGNORE_INDEX, 4]])
-    # Position 0 predicts label 2, position 2 predicts label 4; position 1's target is ignored.
-    expected = F.cross_entropy(logits[0, [0, 2]], torch.tensor([2, 4]))
-    torch.testing.assert_close(next_token_loss(logits, labels), expected)
-
-
-def test_toy_llava_loss_ignores_image_position_labels_but_not_the_image():
-    torch.manual_seed(0)
-    model = ToyLlava(vocab_size=10, vision_dim=6, dim=8)
-    patches = torch.randn(2, 3, 6)
-    input_ids, labels = _batch()
-    logits, loss, full_labels = model(patches, input_ids, labels)
-    assert logits.shape == (2, 7, 10)
-    assert (full_labels == IGNORE_INDEX).sum() == 6
-    other = labels.clone()
-    other[input_ids == IMAGE_TOKEN_INDEX] = 9  # any label at the placeholder
-    torch.testing.assert_close(model(patches, input_ids, other)[1], loss, atol=0, rtol=0)
-    # The image does reach the text predictions through causal attention.
-    assert (model(patches + 1.0, input_ids, labels)[1] - loss).abs() > 1e-6
-
-
-def test_toy_llava_text_before_the_image_does_not_see_it():
-    torch.manual_seed(0)
-    model = ToyLlava(vocab_size=10, vision_dim=6, dim=8)
-    input_ids, labels = _batch()
-    patches = torch.randn(2, 3, 6)
-    a = model(patches, input_ids, labels)[0]
-    b = model(patches + 1.0, input_ids, labels)[0]
-    torch.testing.assert_close(a[1, :2], b[1, :2], atol=1e-6, rtol=0)  # causal: tokens before the image
-
-
-def test_splice_errors():
-    input_ids, labels = _batch()
-    text, image = torch.randn(2, 5, 4), torch.randn(2, 3, 4)
-    with pytest.raises(ValueError, match="must match input_ids"):
-        splice_image_tokens(input_ids, labels[:, :4], text, image)
-    with pytest.raises(ValueError, match="text_embeds must be"):
-        splice_image_tokens(input_ids, labels, text[:, :4], image)
-    with pytest.raises(ValueError, match="same batch size"):
-        splice_image_tokens(input_ids, labels, text, image[:1])
-    with pytest.raises(ValueError, match="same dim"):
-        splice_image_tokens(input_ids, labels, text, torch.randn(2, 3, 5))
-    no_image = torch.ones_like(input_ids)
-    with pytest.raises(ValueError, match="exactly one IMAGE_TOKEN_INDEX"):
-        splice_image_tokens(no_image, labels, text, image)
-    with pytest.raises(ValueError, match="logits"):
-        next_token_loss(torch.randn(2, 4, 3), torch.zeros(2, 5, dtype=torch.long))
-
-
-# --- visual-token compression -----------------------------------------------------------------------
+# ---- token compression ------------------------------------------------------------------------------------
 
 
 @settings(max_examples=20, deadline=None)
