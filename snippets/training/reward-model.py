@@ -74,9 +74,9 @@ for name, w in rms.items():
     )
 for name, value in agree.items():
     print(f"{name:>24}: {value:.3f} of held-out pairs in the hidden order")
-assert round(agree["rater labels"], 2) == 0.74  # noisy: BT labels
-assert round(agree["linear RM, 100 pairs"], 2) == 0.90
-assert round(agree["linear RM, 2000 pairs"], 2) == 0.94
+assert round(agree["rater labels"], 3) == 0.738  # noisy: BT labels
+assert round(agree["linear RM, 100 pairs"], 3) == 0.900
+assert round(agree["linear RM, 2000 pairs"], 3) == 0.936
 
 # 4. Best-of-n: pick the highest-scoring of n responses, for 300 prompts.
 ns = [1, 4, 16, 64, 256, 1024]
