@@ -116,6 +116,11 @@ ratios = " ".join(f"{r:.2f}" for r in token_ratio[0].tolist())
 print(f"token ratios {ratios} -> sequence ratio {seq.item():.3f}")
 print(f"token-level clipping (eps 0.2) touches {clipped} of 5 tokens")
 assert clipped == 2 and 0.8 < seq.item() < 1.2 and round(seq.item(), 3) == 1.157
+# But a sequence ratio needs its own, much narrower range: GSPO's paper uses
+# 3e-4 below and 4e-4 above, and with that the whole response is clipped.
+inside = 1 - 3e-4 <= seq.item() <= 1 + 4e-4
+print(f"inside GSPO's published range [1 - 3e-4, 1 + 4e-4]: {inside}")
+assert not inside
 
 
 # 6. A toy RLVR run: prompt (a, b), answer (a + b) mod 5, reward 1 if right.
