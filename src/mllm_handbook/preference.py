@@ -1,12 +1,16 @@
-r"""Preference optimisation written out: the DPO loss, its implicit reward, and PPO's clipped surrogate.
+r"""Preference optimisation and RL for LLMs written out: reward models, DPO, PPO's clipped surrogate, GRPO.
 
+* Reward model (Ouyang et al., 2022): a scalar score trained on human comparisons with the Bradley–Terry
+  loss $-\log \sigma(r_w - r_l)$; only reward **differences** are identified.
 * DPO (Direct **Preference** Optimization, Rafailov et al., 2023) trains the policy directly on preference
   pairs with a logistic loss on **log-ratios against a frozen reference policy**; no reward model, no sampling.
 * PPO (Proximal Policy Optimization, Schulman et al., 2017) is the on-policy RL algorithm used in RLHF; its
   clipped surrogate keeps each update close to the policy that generated the samples.
+* GRPO (Shao et al., 2024) drops PPO's value model: the baseline is the mean reward of a group of responses
+  to the same prompt, and the KL to the reference policy is a term of the loss, not of the reward.
 
-Log-probabilities here are **sequence** log-probabilities: the sum of the token log-probs of a response
-(see :func:`sequence_logps`).
+Log-probabilities are **sequence** log-probabilities (the sum over a response's tokens, see
+:func:`sequence_logps`) for DPO and reward models, and **per-token** log-probabilities for PPO and GRPO.
 """
 
 from __future__ import annotations
@@ -126,6 +130,185 @@ def ppo_clip_loss(
     _check_same_shape({"logprobs": logprobs, "old_logprobs": old_logprobs, "advantages": advantages})
     check(0 < clip_range < 1, f"clip_range must be in (0, 1), got {clip_range}")
     ratio = torch.exp(logprobs - old_logprobs.detach())
-    unclipped = ratio * advantages
-    clipped = ratio.clamp(1 - clip_range, 1 + clip_range) * advantages
-    return -torch.minimum(unclipped, clipped).mean()
+    return -clipped_surrogate(ratio, advantages, clip_range, clip_range).mean()
+
+
+def clipped_surrogate(
+    ratio: torch.Tensor, advantages: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.2
+) -> torch.Tensor:
+    r"""PPO's clipped objective per element, with separate lower and upper clip ranges (to be maximised).
+
+    $$\min\left(r A,\ \mathrm{clip}(r, 1-\epsilon_{\mathrm{low}}, 1+\epsilon_{\mathrm{high}}) A\right)$$
+
+    $\epsilon_{\mathrm{low}} = \epsilon_{\mathrm{high}}$ is PPO (Schulman et al., 2017, eq. 7);
+    $\epsilon_{\mathrm{high}} > \epsilon_{\mathrm{low}}$ is DAPO's clip-higher (Yu et al., 2025, arXiv 2503.14476),
+    which leaves more room to raise the probability of unlikely tokens that earned a positive advantage.
+
+    Args:
+        ratio: ``[...]`` importance ratios $\pi_\theta / \pi_{\theta_{\mathrm{old}}}$.
+        advantages: advantages broadcastable to ``ratio``.
+        clip_low: $\epsilon_{\mathrm{low}}$, in ``(0, 1)``.
+        clip_high: $\epsilon_{\mathrm{high}} > 0$.
+
+    Returns:
+        ``[...]`` per-element objective.
+    """
+    check(
+        0 < clip_low < 1 and clip_high > 0,
+        f"need 0 < clip_low < 1 and clip_high > 0, got {clip_low}, {clip_high}",
+    )
+    return torch.minimum(ratio * advantages, ratio.clamp(1 - clip_low, 1 + clip_high) * advantages)
+
+
+def reward_model_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> torch.Tensor:
+    r"""Bradley–Terry loss of a reward model, mean over pairs (Ouyang et al., 2022, eq. 1; arXiv 2203.02155).
+
+    The Bradley–Terry model (Bradley & Terry, 1952) says a rater prefers $y_w$ to $y_l$ with probability
+
+    $$P(y_w \succ y_l \mid x) = \sigma\left(r(x, y_w) - r(x, y_l)\right)$$
+
+    and the loss is its negative log-likelihood, $-\log \sigma(r_w - r_l)$. Only the difference enters, so
+    adding the same constant to every reward leaves the loss unchanged.
+
+    Args:
+        chosen_rewards: ``[batch]`` scalar rewards $r(x, y_w)$ of the preferred responses.
+        rejected_rewards: ``[batch]`` rewards $r(x, y_l)$ of the dispreferred responses.
+
+    Returns:
+        Scalar loss; $\log 2$ when the two rewards are equal.
+    """
+    _check_same_shape({"chosen_rewards": chosen_rewards, "rejected_rewards": rejected_rewards})
+    return -F.logsigmoid(chosen_rewards - rejected_rewards).mean()
+
+
+def ranking_loss(rewards: torch.Tensor) -> torch.Tensor:
+    r"""Reward-model loss for rankings of $K$ responses: all $\binom{K}{2}$ pairs of each ranking, each once.
+
+    $$\mathcal{L} = -\frac{1}{\binom{K}{2}} \sum_{i < j} \log \sigma(r_i - r_j)$$
+
+    InstructGPT had labelers rank $K = 4$ to $9$ responses per prompt and trained on all $\binom{K}{2}$
+    comparisons of a ranking as one batch element (Ouyang et al., 2022, §3.5).
+
+    Args:
+        rewards: ``[batch, K]`` rewards in rank order, best first.
+
+    Returns:
+        Scalar loss.
+    """
+    check(rewards.dim() == 2 and rewards.shape[1] >= 2, "need rewards [batch, K] with K >= 2, best first")
+    better, worse = torch.triu_indices(rewards.shape[1], rewards.shape[1], offset=1)
+    return reward_model_loss(rewards[:, better], rewards[:, worse])
+
+
+def grpo_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+    r"""Group-normalised advantages of GRPO's outcome supervision (Shao et al., 2024, §4.1; arXiv 2402.03300).
+
+    $$\hat A_i = \frac{r_i - \mathrm{mean}(r_1, \dots, r_G)}{\mathrm{std}(r_1, \dots, r_G) + \varepsilon}$$
+
+    Each response's advantage is shared by all its tokens. The std uses Bessel's correction, as
+    ``torch.std`` (and common GRPO trainers) do. A group whose rewards are all equal gets advantage 0.
+
+    Args:
+        rewards: ``[num_groups * group_size]`` one scalar reward per response; the ``group_size`` responses
+            to one prompt are consecutive.
+        group_size: $G \ge 2$ responses per prompt.
+        eps: $\varepsilon$, keeps a group of equal rewards finite.
+
+    Returns:
+        ``[num_groups * group_size]`` advantages, zero mean within each group.
+    """
+    check_floating(rewards, "rewards")
+    check(group_size >= 2, f"group_size must be >= 2 (the std of one sample is undefined), got {group_size}")
+    check(
+        rewards.dim() == 1 and rewards.numel() % group_size == 0, "rewards must be [num_groups * group_size]"
+    )
+    groups = rewards.view(-1, group_size)
+    mean, std = groups.mean(dim=1, keepdim=True), groups.std(dim=1, keepdim=True)
+    return ((groups - mean) / (std + eps)).flatten()
+
+
+def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    r"""Per-token "k3" estimate of $\mathrm{KL}(\pi_\theta \,\|\, \pi_{\mathrm{ref}})$ from tokens sampled from $\pi_\theta$.
+
+    $$\hat D = \frac{\pi_{\mathrm{ref}}}{\pi_\theta} - \log \frac{\pi_{\mathrm{ref}}}{\pi_\theta} - 1 \ \ge 0$$
+
+    It is unbiased because $\mathbb{E}_{\pi_\theta}[\pi_{\mathrm{ref}} / \pi_\theta] = 1$, and never negative
+    because $x - 1 \ge \log x$. GRPO uses it (Shao et al., 2024, eq. 4); the estimator is from Schulman's note
+    "Approximating KL divergence" (2020). The reference is frozen: no gradient flows into it.
+
+    Args:
+        logprobs: ``[...]`` $\log \pi_\theta$ of the sampled tokens.
+        ref_logprobs: ``[...]`` $\log \pi_{\mathrm{ref}}$ of the same tokens.
+
+    Returns:
+        ``[...]`` non-negative per-token estimates.
+    """
+    log_ratio = ref_logprobs.detach() - logprobs
+    return torch.exp(log_ratio) - log_ratio - 1
+
+
+def grpo_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    beta: float = 0.04,
+    token_level: bool = False,
+) -> torch.Tensor:
+    r"""GRPO loss (Shao et al., 2024, eq. 3), or DAPO's token-level variant (Yu et al., 2025; arXiv 2503.14476).
+
+    Per token: $\ell_{i,t} = \min(r_{i,t} \hat A_i, \mathrm{clip}(r_{i,t}) \hat A_i) - \beta \hat D_{i,t}$, with
+    :func:`clipped_surrogate` and the :func:`kl_k3` penalty **in the loss**, not in the reward. GRPO averages
+    over each response's tokens, then over responses; DAPO averages over all tokens of the batch:
+
+    $$\mathcal{L}_{\mathrm{GRPO}} = -\frac{1}{G}\sum_{i} \frac{1}{|o_i|}\sum_{t} \ell_{i,t}, \qquad
+    \mathcal{L}_{\mathrm{token}} = -\frac{1}{\sum_i |o_i|}\sum_{i}\sum_{t} \ell_{i,t}$$
+
+    Args:
+        logprobs: ``[N, T]`` $\log \pi_\theta$ of the sampled response tokens.
+        old_logprobs: ``[N, T]`` the same under the sampling policy (no gradient).
+        ref_logprobs: ``[N, T]`` the same under the frozen reference policy.
+        advantages: ``[N]`` one advantage per response (:func:`grpo_advantages`).
+        mask: ``[N, T]`` boolean, True on response tokens (False on padding).
+        clip_low, clip_high: $\epsilon_{\mathrm{low}}, \epsilon_{\mathrm{high}}$ (equal in GRPO).
+        beta: KL coefficient $\beta \ge 0$ (DeepSeekMath used 0.04; DAPO drops the term, $\beta = 0$).
+        token_level: average over all tokens (DAPO) instead of per response (GRPO).
+
+    Returns:
+        Scalar loss.
+    """
+    check(mask.dtype == torch.bool, f"mask must be boolean (True = response token), got {mask.dtype}")
+    check(beta >= 0, f"beta must be >= 0, got {beta}")
+    ratio = torch.exp(logprobs - old_logprobs.detach())
+    objective = clipped_surrogate(ratio, advantages[:, None], clip_low, clip_high)
+    per_token = torch.where(mask, objective - beta * kl_k3(logprobs, ref_logprobs), 0.0)
+    if token_level:
+        return -per_token.sum() / mask.sum()
+    return -(per_token.sum(dim=1) / mask.sum(dim=1)).mean()
+
+
+def gspo_sequence_ratio(
+    logprobs: torch.Tensor, old_logprobs: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    r"""GSPO's sequence-level importance ratio (Zheng et al., 2025, arXiv 2507.18071).
+
+    $$s_i = \left(\frac{\pi_\theta(o_i \mid q)}{\pi_{\theta_{\mathrm{old}}}(o_i \mid q)}\right)^{1/|o_i|}
+    = \exp\left(\frac{1}{|o_i|}\sum_t \log \frac{\pi_\theta(o_{i,t} \mid q, o_{i,<t})}
+    {\pi_{\theta_{\mathrm{old}}}(o_{i,t} \mid q, o_{i,<t})}\right)$$
+
+    the geometric mean of the token ratios. GSPO clips $s_i$, one ratio per response, instead of each token's.
+
+    Args:
+        logprobs: ``[N, T]`` per-token $\log \pi_\theta$.
+        old_logprobs: ``[N, T]`` per-token $\log \pi_{\theta_{\mathrm{old}}}$ (no gradient).
+        mask: ``[N, T]`` boolean, True on response tokens.
+
+    Returns:
+        ``[N]`` sequence-level ratios.
+    """
+    check(mask.dtype == torch.bool, f"mask must be boolean (True = response token), got {mask.dtype}")
+    log_ratio = torch.where(mask, logprobs - old_logprobs.detach(), 0.0)
+    return torch.exp(log_ratio.sum(dim=1) / mask.sum(dim=1))
