@@ -3,8 +3,7 @@
 The site is served under a sub-path as GitHub Pages serves it (``served_site``), and one headless Chromium
 (``chromium``) drives it. Pages are discovered from the docs tree and the built site, never listed by hand;
 only the search table (``search_queries.yml``) names pages, because it states what the finished site must do.
-The check logic lives in :mod:`handbook_site.checks`; ``test_gates_bite.py`` proves each check fails on bad
-input.
+The check logic lives in ``scripts/checks.py``; ``test_gates_bite.py`` proves each check fails on bad input.
 """
 
 from __future__ import annotations
@@ -29,26 +28,18 @@ TIMEOUT = 30_000  # ms, per browser action: generous for a 2-core machine that i
 pytestmark = pytest.mark.browser
 
 
-def url_path(md: Path) -> str:
-    """``docs/en/transformer/normalization.md`` -> ``en/transformer/normalization/``."""
-    lang, *rest = md.relative_to(DOCS).with_suffix("").parts
-    if rest and rest[-1] == "index":
-        rest = rest[:-1]
-    prefix = "" if lang == sitemap.DEFAULT_LANGUAGE else f"{lang}/"
-    return prefix + "".join(f"{part}/" for part in rest)
-
-
 def doc_pages() -> list[str]:
     """Every page the docs tree defines, as URL paths relative to the site root."""
-    pages = []
-    for lang in sitemap.LANGUAGES:
-        pages += [url_path(md) for md in sorted((DOCS / lang).rglob("*.md")) if "assets" not in md.parts]
-    return sorted(pages)
+    return sorted(
+        urls.url_path(lang, urls.key_of(md.relative_to(DOCS / lang).as_posix()))
+        for lang in urls.LANGUAGES
+        for md in (DOCS / lang).rglob("*.md")
+    )
 
 
 def question_pages(lang: str) -> list[str]:
     """Written question pages (``section/slug``) in site order."""
-    return list(sitemap.written_pages(DOCS / lang))
+    return list(content.written_pages(DOCS / lang))
 
 
 def sample(items: list[str], count: int) -> list[str]:
@@ -60,8 +51,7 @@ def sample(items: list[str], count: int) -> list[str]:
 
 
 def lang_url(base: str, lang: str, key: str) -> str:
-    root = checks.language_roots(base)[lang]
-    return root + (f"{key}/" if key else "")
+    return base + urls.url_path(lang, key)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +96,7 @@ def test_page_loads_cleanly_offline_with_rendered_math(audit, path):
 
 def switcher_cases() -> list[tuple[str, str]]:
     cases = []
-    for lang in sitemap.LANGUAGES:
+    for lang in urls.LANGUAGES:
         keys = ["", "transformer", *sample(question_pages(lang), 4)]
         cases += [(lang, key) for key in keys]
     return cases
@@ -114,7 +104,7 @@ def switcher_cases() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("lang", "key"), switcher_cases(), ids=lambda v: v or "home")
 def test_language_switcher_keeps_page_and_anchor(site, served_site, desktop, lang, key):
-    other = next(code for code in sitemap.LANGUAGES if code != lang)
+    other = next(code for code in urls.LANGUAGES if code != lang)
     html = (site / lang_url("", lang, key) / "index.html").read_text(encoding="utf-8")
     anchors = re.findall(r'<h2 id="([^"]+)"', html) or re.findall(r'<h1 id="([^"]+)"', html)
     assert anchors, f"{lang_url('', lang, key) or '(home)'} has no heading anchor to carry over"
@@ -133,7 +123,7 @@ def test_language_switcher_keeps_page_and_anchor(site, served_site, desktop, lan
 
 def copy_cases() -> list[tuple[str, str]]:
     cases = []
-    for lang in sitemap.LANGUAGES:
+    for lang in urls.LANGUAGES:
         with_code = [k for k in question_pages(lang) if "```" in (DOCS / lang / f"{k}.md").read_text("utf-8")]
         cases += [(lang, key) for key in sample(with_code, 2)]
     return cases
@@ -158,17 +148,17 @@ def test_code_copy_button_copies_the_code(served_site, desktop, lang, key):
 
 
 def search_cases() -> list[tuple[str, str, str]]:
-    return [(lang, row["q"], row["page"]) for lang in sitemap.LANGUAGES for row in QUERIES[lang]]
+    return [(lang, row["q"], row["page"]) for lang in urls.LANGUAGES for row in QUERIES[lang]]
 
 
 def test_search_table_covers_every_planned_page_in_both_languages():
-    for lang in sitemap.LANGUAGES:
+    for lang in urls.LANGUAGES:
         rows = QUERIES[lang]
         assert len(rows) >= 20, f"{lang}: only {len(rows)} queries"
         assert len({row["q"] for row in rows}) == len(rows), f"{lang}: duplicate queries"
-        missing = set(sitemap.planned_pages()) - {row["page"] for row in rows}
+        missing = set(content.site_map().pages()) - {row["page"] for row in rows}
         assert not missing, f"{lang}: no query leads to {sorted(missing)}"
-        unknown = {row["page"] for row in rows} - set(sitemap.planned_pages())
+        unknown = {row["page"] for row in rows} - set(content.site_map().pages())
         assert not unknown, f"{lang}: queries expect pages the site map does not plan: {sorted(unknown)}"
 
 
@@ -204,7 +194,7 @@ def test_screenshots_home_and_a_question_page(served_site, chromium):
         context.set_default_timeout(TIMEOUT)
         page = context.new_page()
         try:
-            for lang in sitemap.LANGUAGES:
+            for lang in urls.LANGUAGES:
                 for name, key in (("home", ""), ("question", question)):
                     page.goto(lang_url(served_site, lang, key), wait_until="networkidle")
                     path = SCREENSHOTS / f"{lang}-{name}-{device}.png"
@@ -217,8 +207,8 @@ def test_screenshots_home_and_a_question_page(served_site, chromium):
 
 def a11y_cases(scheme: str) -> list[tuple[str, str]]:
     """Light: the home page and every section index. Dark: the home pages (the palette is site-wide)."""
-    keys = ["", *(s.slug for s in sitemap.sections())] if scheme == "light" else [""]
-    return [(lang, key) for lang in sitemap.LANGUAGES for key in keys]
+    keys = ["", *(s.slug for s in content.site_map().sections)] if scheme == "light" else [""]
+    return [(lang, key) for lang in urls.LANGUAGES for key in keys]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
