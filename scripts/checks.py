@@ -630,3 +630,49 @@ def other_roots(base: str, lang: str) -> list[str]:
     """Roots of the languages nested under ``lang``'s root (for zh at '/', that is '/en/')."""
     roots = language_roots(base)
     return [r for other, r in roots.items() if other != lang and r.startswith(roots[lang])]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Citations in the prose
+# --------------------------------------------------------------------------------------------------------
+
+_NAME = r"(?:van den |van der |de |von )?(?:Mc|Mac|Ben-)?[A-Z][a-z\u00e0-\u017f'\-]+"
+_AUTHOR_YEAR = re.compile(
+    rf"(?<![A-Za-z\u00c0-\u017f\-])(?P<name>{_NAME})"
+    rf"(?P<marker>\s*(?:et al\.|等人|等|(?:[、,，]\s*{_NAME})*,?\s*(?:和|与|and|&)\s*{_NAME}))?[,，]?\s*"
+    r"[（(]?\s*(?P<year>(?:19|20)\d\d)[a-z]?(?![\d])"
+)
+
+
+def _fold(name: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().replace(" ", "")
+
+
+def citation_problems(text: str, name: str, bibliography: dict[str, dict]) -> list[str]:
+    """Author–year mentions in the prose that disagree with the page's references.
+
+    A mention such as "Xiong 等（2020）" or "Xiong et al. (2020)" must match the year of a reference on the
+    page whose first author is Xiong; a mention with an author marker (et al., 等, and, 和) must name an
+    author the page cites.
+    """
+    keys = content.front_matter(text).get("references") or []
+    firsts: dict[str, set[int]] = {}
+    for key in keys:
+        entry = bibliography.get(key)
+        if entry:  # the whole first author: "van den Oord", "Llama Team"
+            firsts.setdefault(_fold(entry["authors"][0]), set()).add(int(entry["year"]))
+    prose = mask_math(mask_code(text))
+    problems = []
+    for match in _AUTHOR_YEAR.finditer(prose):
+        who, year = _fold(match["name"]), int(match["year"])
+        line = prose.count("\n", 0, match.start()) + 1
+        if who in firsts and year not in firsts[who]:
+            problems.append(
+                f"{name}:{line}: '{match.group(0).strip()}' but the page cites {match['name']} as "
+                f"{', '.join(map(str, sorted(firsts[who])))} (bibliography.yml)"
+            )
+        elif who not in firsts and match["marker"]:
+            problems.append(f"{name}:{line}: '{match.group(0).strip()}' is not among the page's references")
+    return problems
