@@ -83,8 +83,11 @@ y, _ = moe(x, capacity=expert_capacity(tokens, 4, 1.0))
 keep = capacity_mask(experts, 4, expert_capacity(tokens, 4, 1.0))[:, 0]
 assert (y[~keep] == 0).all() and (y[keep] != 0).any()  # dropped: zero output
 
-# 4. Train a Switch-style top-1 router (gate = p, experts fixed) on skewed
-# inputs where expert 0 fits best, as a well-trained popular expert would.
+# 4. A stylised toy, not a real MoE: only a Switch-style top-1 router
+# (gate = p) is trained; the experts are fixed random maps and the target is
+# expert 0's output, so collapsing onto expert 0 is optimal by construction.
+# It shows what the auxiliary loss does to usage, not why real routers
+# collapse (there, favoured experts also train faster).
 T, E = 256, 8
 mu = torch.nn.functional.normalize(torch.randn(d), dim=0)
 xs = torch.randn(T, d) + 2.0 * mu  # skewed: all tokens share a direction
@@ -125,7 +128,8 @@ assert runs[0.0][0] < runs[0.3][0] < runs[1.0][0]
 assert runs[1.0][0] > 0.9 * math.log(E)  # near the maximum with the loss
 assert runs[0.0][1] < runs[1.0][1]  # the price here: a higher task loss
 
-# DeepSeek-V3's alternative: a bias, updated by load, only for selection.
+# DeepSeek-V3's alternative: a bias, updated by load, only for selection
+# (gamma = 0.01 here for speed; the report uses 0.001).
 skew = torch.zeros(E).index_fill_(0, torch.tensor([0]), 3.0)
 scores = torch.sigmoid(xs @ w0.T + skew)  # expert 0 scores high for all
 bias = torch.zeros(E)
@@ -154,8 +158,8 @@ print("with every routed slot dropped, the shared expert still runs: OK")
 
 
 # 6. Total and active parameters, with the numbers of the released configs.
-def billions(cfg: dict, attention: int) -> tuple[float, float]:
-    """(total, active) parameters; `attention` is per layer."""
+def billions(cfg: dict, attention: int) -> tuple[float, float, float]:
+    """(total, active, input embedding) in billions; `attention` per layer."""
     h, layers, dense = cfg["hidden"], cfg["layers"], cfg.get("dense_layers", 0)
     moe_total, moe_active = moe_ffn_params(
         h, cfg["expert_ffn"], cfg["experts"], cfg["top_k"], cfg.get("shared", 0)
@@ -164,7 +168,8 @@ def billions(cfg: dict, attention: int) -> tuple[float, float]:
     common += dense * 3 * h * cfg.get("dense_ffn", 0)  # embedding, LM head
     moe_layers = layers - dense
     total = common + moe_layers * moe_total
-    return total / 1e9, (common + moe_layers * moe_active) / 1e9
+    active = common + moe_layers * moe_active
+    return total / 1e9, active / 1e9, cfg["vocab"] * h / 1e9
 
 
 # Mixtral-8x7B: GQA (32 query heads, 8 KV heads of width 128), 8 experts, top-2.
@@ -179,15 +184,32 @@ nope, rope, v_dim = 128, 64, 128  # per-head widths
 mla = h * q_rank + q_rank + q_rank * heads * (nope + rope)  # query path
 mla += h * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v_dim)  # KV
 mla += heads * v_dim * h  # output projection
-print(" model         | total (B) | active (B) | published")
+print(" model        | total (B) | active (B) | w/o input emb. | published")
 ours = {}
 for name, cfg, attention, published in [
     ("Mixtral-8x7B", mixtral, gqa, (46.7, 12.9)),
     ("DeepSeek-V3", dsv3, mla, (671, 37)),
 ]:
-    total, active = ours[name] = billions(cfg, attention)
+    total, active, emb = ours[name] = billions(cfg, attention)
     shown = f"{published[0]:g} / {published[1]:g}"
-    print(f" {name:<13} | {total:>9.1f} | {active:>10.1f} | {shown}")
+    print(
+        f" {name:<12} | {total:>9.1f} | {active:>10.1f} |"
+        f" {active - emb:>14.1f} | {shown}"
+    )
     assert abs(total / published[0] - 1) < 0.01  # within 1 %
     assert abs(active / published[1] - 1) < 0.02  # within 2 %
-assert [round(b, 1) for b in ours["DeepSeek-V3"]] == [671.0, 37.6]
+total, active, emb = ours["Mixtral-8x7B"]
+assert (round(active, 1), round(active - emb, 1)) == (12.9, 12.7)
+total, active, emb = ours["DeepSeek-V3"]
+assert [round(b, 1) for b in (total, active, active - emb)] == [671, 37.6, 36.6]
+# DeepSeek's README_WEIGHTS.md: 36.7B active, "including 0.9B for Embedding
+# and 0.9B for the output Head". The config gives 0.93B for each; counting
+# both gives 2.3 % more than 36.7B, so that convention does not explain it.
+vs_report, vs_readme = active / 37 - 1, active / 36.7 - 1
+print(f"DeepSeek-V3: embedding = head = {emb:.2f}B; active {active:.1f}B is")
+print(
+    f"  {vs_report:+.1%} vs the report's 37B and "
+    f"{vs_readme:+.1%} vs README_WEIGHTS.md's 36.7B"
+)
+assert round(emb, 1) == 0.9
+assert (round(vs_report, 3), round(vs_readme, 3)) == (0.015, 0.023)

@@ -219,7 +219,7 @@ def update_routing_bias(
     $$b_i \leftarrow b_i + \gamma\, \mathrm{sign}(\bar{c} - c_i)$$
 
     where $c_i$ is the number of tokens routed to expert $i$ in the step and $\bar c$ the mean over experts
-    (DeepSeek-AI, 2024, §2.1.2; $\gamma = 0.001$ for most of pre-training).
+    (DeepSeek-AI, 2024, §2.1.2; §4.2 sets $\gamma = 0.001$ for most of pre-training).
 
     Args:
         bias: ``[experts]`` current bias.
