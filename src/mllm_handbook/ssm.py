@@ -22,7 +22,7 @@ from mllm_handbook.masks import causal_mask
 
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
-    r"""The positive feature map of Katharopoulos et al. (2020, §3.2): $\phi(x) = \mathrm{elu}(x) + 1$."""
+    r"""The positive feature map of Katharopoulos et al. (2020, §3.2.1): $\phi(x) = \mathrm{elu}(x) + 1$."""
     return F.elu(x) + 1.0
 
 
