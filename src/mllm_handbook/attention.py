@@ -220,9 +220,9 @@ def flash_attention_forward(
     r"""Tiled attention forward with an online softmax; also returns the log-sum-exp of each row.
 
     FlashAttention (Dao et al., 2022, Alg. 1; arXiv 2205.14135) in the loop order of FlashAttention-2
-    (Dao, 2024): for each block of queries, visit the key/value blocks one at a time, keeping a running
-    max $m$, a running normaliser $\ell$ and an unnormalised output $\tilde O$ (online softmax, Milakov &
-    Gimelshein, 2018; arXiv 1805.02867). For a new score tile $S^{(j)}$:
+    (Dao, 2024; arXiv 2307.08691): for each block of queries, visit the key/value blocks one at a time,
+    keeping a running max $m$, a running normaliser $\ell$ and an unnormalised output $\tilde O$ (online
+    softmax, Milakov & Gimelshein, 2018; arXiv 1805.02867). For a new score tile $S^{(j)}$:
 
     $$m' = \max(m, \mathrm{rowmax}(S^{(j)})),\quad \ell' = e^{m - m'}\ell + \mathrm{rowsum}(e^{S^{(j)} - m'}),
     \quad \tilde O' = e^{m - m'}\tilde O + e^{S^{(j)} - m'} V^{(j)}$$
@@ -336,7 +336,9 @@ def attention_backward(
     dQ = \frac{dS\, K}{\sqrt{d}},\quad dK = \frac{dS^\top Q}{\sqrt{d}}$$
 
     Args:
-        q: ``[..., L, d]``; k: ``[..., S, d]``; v: ``[..., S, d_v]``.
+        q: ``[..., L, d]`` queries.
+        k: ``[..., S, d]`` keys.
+        v: ``[..., S, d_v]`` values.
         out: ``[..., L, d_v]`` the forward output $O$.
         lse: ``[..., L]`` the forward log-sum-exp.
         grad_out: ``[..., L, d_v]`` the upstream gradient $dO$.

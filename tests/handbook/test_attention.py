@@ -117,7 +117,7 @@ def test_bad_inputs_raise():
         multi_head_attention(x, x, torch.randn(8, 8), torch.randn(8, 8), num_heads=2)
 
 
-# --- heads: split, merge, MHA with is_causal and padding, parameters -------------------------------------
+# --- heads: split, merge, MHA with is_causal and padding, parameters ---
 
 
 def test_split_heads_slices_the_model_dim_per_token():
@@ -166,7 +166,7 @@ def test_split_heads_bad_inputs():
     assert split_heads(torch.randn(1, 2, 8), 8).shape == (1, 8, 2, 1)  # valid edge: head dim 1
 
 
-# --- softmax Jacobian ----------------------------------------------------------------------------------------
+# --- softmax Jacobian ---
 
 
 def test_softmax_jacobian_matches_autograd():
@@ -186,7 +186,7 @@ def test_softmax_jacobian_vanishes_when_saturated():
     torch.testing.assert_close(softmax_jacobian(one_hot), torch.zeros(3, 3))
 
 
-# --- grouped-query attention ---------------------------------------------------------------------------------
+# --- grouped-query attention ---
 
 
 def _gqa_inputs(h_q, h_kv, lq=5, lk=7, seed=0):
@@ -237,7 +237,7 @@ def test_gqa_defaults_and_bad_inputs():
         grouped_query_attention(*_gqa_inputs(6, 4))
 
 
-# --- FlashAttention: tiled forward, log-sum-exp, recomputation, cost models ----------------------------------
+# --- FlashAttention: tiled forward, log-sum-exp, recomputation, cost models ---
 
 
 def _flash_inputs(lq, lk, d=8, dv=5, seed=0):
@@ -390,3 +390,6 @@ def test_flash_bad_block_sizes():
     torch.testing.assert_close(
         flash_attention(q, k, v, block_size=1), F.scaled_dot_product_attention(q, k, v)
     )
+    assert flash_attention_hbm_elements(4, 2, 1) == 16 + 4 + 4 * 16  # valid edge: one row per block
+    assert attention_matmul_flops(3, 3, 2, block_size=1) == 4 * 3 * 3 * 2
+    assert attention_matmul_flops(3, 3, 2, block_size=1, is_causal=True) == 4 * (1 + 2 + 3) * 2
