@@ -71,8 +71,10 @@ for i, d_k in enumerate(dims):
         print(
             f"{d_k:>4} | {name:>7} | {top:>8.2f} | {ent:>7.2f} | {jac:>13.3f}"
         )
-(raw_top, _, raw_jac), (sc_top, _, sc_jac) = table[0].T, table[1].T
+(raw_top, raw_ent, raw_jac), (sc_top, _, sc_jac) = table[0].T, table[1].T
 assert raw_top[-1] > 0.9 and sc_top.max() < 0.2
+assert f"{raw_top[-1]:.2f} {raw_ent[-1]:.2f}" == "0.96 0.10"  # d_k = 1024
+assert raw_jac[0] > sc_jac[0]  # d_k = 16: not saturated yet
 assert (raw_jac[1:].diff() < 0).all() and raw_jac[-1] < sc_jac[-1] / 4
 assert (sc_jac.max() - sc_jac.min()) / sc_jac.mean() < 0.05
 
@@ -104,7 +106,7 @@ w = attention_weights(q, k, mask)
 assert torch.all(w[~mask.expand_as(w)] == 0)  # masked weights: exactly 0
 has_key = mask.any(-1).expand(B, H, L)
 assert torch.allclose(w.sum(-1)[has_key], torch.ones(()))  # rows sum to 1
-assert torch.all(w.sum(-1)[~has_key] == 0)  # empty rows: all 0, as PyTorch
+assert torch.all(w.sum(-1)[~has_key] == 0)  # empty rows: all 0
 print("weights of sequence 2, head 1 (2 pad tokens on the left, causal):")
 for row in w[1, 0].tolist():
     print("  " + " ".join(f"{p:.2f}" for p in row))
@@ -121,7 +123,7 @@ finite = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1)
 assert not finite.isnan().any()  # a finite "minus infinity": no NaN, but
 assert torch.allclose(finite[~has_key], torch.tensor(1 / L))  # uniform rows
 guarded = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-assert torch.allclose(w @ v, guarded, atol=1e-6)  # PyTorch: 0, not NaN
+assert torch.allclose(w @ v, guarded, atol=1e-6)  # PyTorch 2.13: 0, not NaN
 
 # 6. H heads of width D/H have exactly the parameters of one head of width D.
 for h in (1, 2, 4, 8):

@@ -26,7 +26,8 @@ def attention_weights(
 
     $$A_{ij} = \frac{\exp(q_i \cdot k_j / \sqrt{d_k})\,[m_{ij}]}{\sum_{l} \exp(q_i \cdot k_l / \sqrt{d_k})\,[m_{il}]}$$
 
-    A query whose mask row is all ``False`` gets all-zero weights (as PyTorch does), not NaN.
+    A query whose mask row is all ``False`` gets all-zero weights, not NaN (as
+    ``F.scaled_dot_product_attention`` does in PyTorch 2.13, the version this project pins).
 
     Args:
         q: ``[..., L_q, d_k]`` queries.

@@ -48,7 +48,7 @@ def test_matches_torch_with_and_without_masks(seed, lq, lk):
         )
 
 
-def test_fully_masked_row_gives_zeros_like_torch():
+def test_fully_masked_row_gives_zeros_like_torch():  # PyTorch 2.13 (pinned)
     q, k, v = _qkv(0)
     mask = torch.ones(5, 6, dtype=torch.bool)
     mask[2] = False
