@@ -23,10 +23,12 @@
   }, true);
 })();
 
-// Search. This language's Pagefind bundle (written next to the site by the build) is imported only when
-// the reader opens the dialog: the header button, "/" or Ctrl/Cmd-K. Esc closes it; the arrow keys move
-// through the results. Question words and particles are dropped from the query, because Pagefind looks
-// for every word and they would empty the results.
+// Search. Nothing loads until the reader opens the dialog (the header button, "/" or Ctrl/Cmd-K); then this
+// language's Pagefind bundle (full text) and search/pages.json (each question page's title, section and
+// first sentence) load together. Esc closes the dialog; the arrow keys move through the results.
+// Ranking: the pages are questions, so a query that matches a page's question (its title and tags) ranks
+// it first; Pagefind's full-text score ranks the rest and breaks ties. Titles are compared as Chinese
+// character pairs and English word prefixes, so no dictionary is needed to split a Chinese query.
 (function () {
   var button = document.querySelector(".handbook-search-open");
   var dialog = document.querySelector("dialog.handbook-search");
@@ -41,9 +43,13 @@
   var bundle = new URL(button.dataset.bundle, location.href);
   var root = bundle.pathname.replace(/pagefind\/$/, "");
   var zh = document.documentElement.lang === "zh";
+  // Question words and particles: Pagefind looks for every word, and these would empty the results.
   var PARTICLES = zh
     ? /什么是|是什么|为什么|为何|怎么样|怎么|怎样|如何|有哪些|哪些|有什么|什么|区别|原理|介绍一下|介绍|一下|吗|呢|吧|的|了|和|与|跟|及|是|[？?，,。！!、]/g
-    : /\b(?:what|whats|is|are|the|a|an|how|why|does|do|vs|versus|between|difference|differences|explain|of)\b|[?,!]/gi;
+    : /\b(?:what|whats|is|are|the|a|an|how|why|does|do|vs|versus|between|difference|differences|explain|of|in|and|or|to|for)\b|[?,!]/gi;
+  var TITLE_WEIGHT = 1;
+  var TEXT_WEIGHT = window.__textWeight === undefined ? 0.6 : window.__textWeight;
+  var SHOWN = 8;
   var engine = null;
   var pending = 0;
   var timer = 0;
@@ -51,11 +57,23 @@
   function load() {
     if (!engine) {
       status.textContent = dialog.dataset.loading;
-      engine = import(bundle.href + "pagefind.js").then(function (pagefind) {
-        return pagefind.options({ baseUrl: root, excerptLength: 20, ranking: window.__ranking || {} }).then(function () {
-          return pagefind.init();
-        }).then(function () { return pagefind; });
+      var pagefind = import(bundle.href + "pagefind.js").then(function (pf) {
+        return pf.options({ baseUrl: root, excerptLength: 20 }).then(function () { return pf.init(); })
+          .then(function () { return pf; });
       });
+      var pages = fetch(new URL("../search/pages.json", bundle).href).then(function (r) { return r.json(); })
+        .then(function (all) {
+          all.forEach(function (page) {
+            page.fields = [
+              [1, grams(terms(page.title) + " " + page.tags.join(" ").replace(/-/g, " "))],
+              [0.5, grams(page.headings.join(" "))],
+              [0.3, grams(page.text)],
+            ];
+            page.titleGrams = grams(terms(page.title));
+          });
+          return all;
+        });
+      engine = Promise.all([pagefind, pages]);
     }
     return engine;
   }
@@ -70,8 +88,41 @@
     return query.replace(PARTICLES, " ").replace(/\s+/g, " ").trim();
   }
 
-  // All words first; if nothing has them all, any of them (pages ranked by their summed scores).
-  function find(pagefind, query) {
+  // Chinese runs as overlapping character pairs (a lone character as itself); other words lowercased.
+  function grams(text) {
+    var out = [];
+    (text.toLowerCase().match(/[\u3400-\u9fff]+|[a-z0-9][a-z0-9+.-]*/g) || []).forEach(function (run) {
+      if (!/[\u3400-\u9fff]/.test(run) || run.length === 1) { out.push(run.replace(/[.-]+$/, "")); return; }
+      for (var i = 0; i + 1 < run.length; i++) out.push(run.slice(i, i + 2));
+    });
+    return out;
+  }
+
+  function sameWord(a, b) {
+    if (a === b) return true;
+    var short = a.length < b.length ? a : b;
+    return short.length >= 4 && /^[a-z]/.test(short) && (a.indexOf(b) === 0 || b.indexOf(a) === 0);
+  }
+
+  function has(list, g) { return list.some(function (t) { return sameWord(g, t); }); }
+
+  // How well the page's question answers the query: each query gram counts with the weight of the best
+  // field that has it (title and tags, then headings, then the first sentence), plus a little for the
+  // share of the title the query covers, so "什么是多模态" prefers the short question that is just that.
+  function titleScore(query, page) {
+    if (!query.length) return 0;
+    var found = 0;
+    query.forEach(function (g) {
+      for (var i = 0; i < page.fields.length; i++) {
+        if (has(page.fields[i][1], g)) { found += page.fields[i][0]; break; }
+      }
+    });
+    var covered = page.titleGrams.filter(function (t) { return has(query, t); }).length;
+    return found / query.length + 0.2 * covered / Math.max(page.titleGrams.length, 1);
+  }
+
+  // Pagefind's full-text results: every word, or else any word (their scores summed per page).
+  function fullText(pagefind, query) {
     return pagefind.search(query).then(function (all) {
       var words = query.split(" ");
       if (all.results.length || words.length < 2) return all.results;
@@ -88,22 +139,53 @@
     });
   }
 
-  function render(items) {
+  function rank(pages, query, results) {
+    var top = results.length ? results[0].score : 1;
+    var byUrl = {};
+    pages.forEach(function (page) {
+      var t = titleScore(grams(query), page);
+      if (t >= 0.5) byUrl[page.url] = { page: page, score: TITLE_WEIGHT * t };
+    });
+    return Promise.all(results.slice(0, SHOWN + 2).map(function (r) { return r.data(); })).then(function (found) {
+      found.forEach(function (data, i) {
+        var url = data.url.slice(root.length);
+        var page = pages.filter(function (p) { return p.url === url; })[0];
+        if (!page) return;
+        var entry = byUrl[url] || { page: page, score: TITLE_WEIGHT * titleScore(grams(query), page) };
+        entry.score += TEXT_WEIGHT * results[i].score / top;
+        entry.excerpt = data.excerpt;
+        byUrl[url] = entry;
+      });
+      return Object.keys(byUrl).map(function (url) { return byUrl[url]; })
+        .sort(function (a, b) { return b.score - a.score; }).slice(0, SHOWN);
+    });
+  }
+
+  // The page's first sentence with the query's words marked, where Pagefind had no excerpt for it.
+  function marked(text, query) {
+    var escaped = text.replace(/[&<>"]/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
+    var words = grams(query).filter(function (g) { return g.length > 1; })
+      .map(function (g) { return g.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    return words.length ? escaped.replace(new RegExp("(" + words.join("|") + ")", "gi"), "<mark>$1</mark>") : escaped;
+  }
+
+  function render(entries, query) {
     list.textContent = "";
-    status.textContent = items.length ? "" : dialog.dataset.none;
-    items.forEach(function (item) {
+    status.textContent = entries.length ? "" : dialog.dataset.none;
+    entries.forEach(function (entry) {
       var li = document.createElement("li");
       var a = document.createElement("a");
-      a.href = item.url;
+      a.href = root + entry.page.url;
       a.className = "handbook-search__result";
       var title = document.createElement("strong");
-      title.textContent = item.meta.title;
+      title.textContent = entry.page.title;
       var section = document.createElement("span");
       section.className = "handbook-search__section";
-      section.textContent = item.meta.section || "";
+      section.textContent = entry.page.section;
       var excerpt = document.createElement("span");
       excerpt.className = "handbook-search__excerpt";
-      excerpt.innerHTML = item.excerpt; // Pagefind escapes the text and adds only <mark>
+      // Pagefind's excerpts are escaped text with <mark>; ours are escaped above.
+      excerpt.innerHTML = entry.excerpt || marked(entry.page.text, query);
       a.append(title, section, excerpt);
       li.append(a);
       list.append(li);
@@ -115,12 +197,12 @@
     var typed = input.value;
     var query = terms(typed);
     var ticket = ++pending;
-    if (!query) { render([]); status.textContent = ""; dialog.dataset.answered = typed; return; }
-    load().then(function (pagefind) { return find(pagefind, query); }).then(function (results) {
-      return Promise.all(results.slice(0, 8).map(function (r) { return r.data(); }));
-    }).then(function (items) {
+    if (!query) { render([], ""); status.textContent = ""; dialog.dataset.answered = typed; return; }
+    load().then(function (loaded) {
+      return fullText(loaded[0], query).then(function (results) { return rank(loaded[1], query, results); });
+    }).then(function (entries) {
       if (ticket !== pending) return;
-      render(items);
+      render(entries, query);
       dialog.dataset.answered = typed;
     });
   }

@@ -21,7 +21,10 @@ from pathlib import Path
 from handbook_build import content, freshness, generated, redirects, snippets, urls
 
 log = logging.getLogger("mkdocs.handbook")
+#: This build's question pages for the search box's title ranking (``search/pages.json``).
+QUESTIONS: dict[str, dict] = {}
 SCAFFOLD_MARKER = "TODO(scaffold)"  # what `make new-page` leaves for the author to replace
+_SUBHEADING = re.compile(r"^###? (.+)$", re.M)
 _ABSTRACT = re.compile(r"^!!! abstract[^\n]*\n((?:[ ]{4}[^\n]*\n|\n)+)", re.M)
 
 
@@ -52,6 +55,7 @@ def navigation(plan: content.SiteMap, docs: Path, lang: str) -> list:
 def on_config(config):
     lang = _lang(config)
     config.nav = navigation(_plan(config), Path(config.docs_dir), lang)
+    QUESTIONS.clear()
     repository = config.extra.get("repository", "").rstrip("/")
     if repository:  # each language edits its own file
         docs = Path(config.docs_dir).relative_to(Path(config.config_file_path).resolve().parent).as_posix()
@@ -117,6 +121,14 @@ def on_page_markdown(markdown, page, config, files):
     text = description(page.meta, markdown)
     if text:  # Material writes it into content="…" without escaping
         page.meta["description"] = html.escape(html.unescape(text), quote=True)
+    if "source" in page.meta:
+        QUESTIONS[page.url] = {
+            "title": page.meta.get("title", ""),
+            "section": page.parent.title if page.parent else "",
+            "text": text or "",
+            "tags": page.meta.get("tags") or [],
+            "headings": [re.sub(r"\s*\{.*\}\s*$", "", h) for h in _SUBHEADING.findall(markdown)],
+        }
     return markdown
 
 
@@ -138,6 +150,9 @@ def index_for_search(site_dir: Path) -> str:
 
 def on_post_build(config):
     lang = _lang(config)
+    pages = [{"url": url, **QUESTIONS[url]} for url in sorted(QUESTIONS)]
+    (Path(config.site_dir) / "search").mkdir(exist_ok=True)
+    (Path(config.site_dir) / "search/pages.json").write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
     error = index_for_search(Path(config.site_dir))
     if error:
         log.warning(f"Search index for docs/{lang} failed: {error}")
