@@ -94,7 +94,7 @@ def gather_kv(pool: torch.Tensor, block_table: list[int], seq_len: int) -> torch
 def paged_attention(
     q: torch.Tensor, k_pool: torch.Tensor, v_pool: torch.Tensor, block_table: list[int], seq_len: int
 ) -> torch.Tensor:
-    r"""Attention of new queries over a sequence's cached keys and values, read through its block table.
+    r"""PagedAttention (Kwon et al., 2023, §4.1): attention over cached K/V read through a block table.
 
     $$\mathrm{out} = \mathrm{softmax}\left(\frac{q K^\top}{\sqrt{d}}\right) V,\quad
     K, V = \text{the } \texttt{seq\_len} \text{ cached tokens gathered from the pools}$$

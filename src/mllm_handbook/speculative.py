@@ -102,7 +102,7 @@ def speculative_step(
     draft_tokens: torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Verify $\gamma$ draft tokens with one target call (Leviathan et al., 2023, Algorithm 1).
+    r"""Verify $\gamma$ draft tokens with one target call (Leviathan et al., 2023, Alg. 1; arXiv 2211.17192).
 
     Draft token $x_i$ is accepted if $u_i < p_i(x_i) / q_i(x_i)$, $u_i \sim U(0, 1)$. At the first
     rejection $n$ the next token is drawn from $\mathrm{norm}(\max(0, p_n - q_n))$; if all $\gamma$ are
