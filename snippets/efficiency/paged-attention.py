@@ -43,7 +43,7 @@ for s in lengths:
 print("gathered K/V == contiguous cache; paged attention == kv_cache_step")
 
 # 2. Memory: buffers sized for max_len vs 16-token blocks, on 1000 sampled
-#    requests (synthetic lognormal prompt and output lengths).
+#    requests (synthetic lognormal prompt and output lengths, seed 0).
 n_req, max_len, b = 1000, 2048, 16
 prompt = torch.exp(torch.randn(n_req) * 0.8 + 5.0).clamp(4, 1024).long()
 output = torch.exp(torch.randn(n_req) * 0.9 + 5.2).clamp(1, 1024).long()
@@ -80,10 +80,12 @@ assert (shared_blocks, alone) == (10, 16)
 print(f"\n4 samples x (40 + 20) tokens: {shared_blocks} blocks shared vs")
 print(f"{alone} unshared ({1 - shared_blocks / alone:.1%} fewer)")
 
-# 4. Scheduling 200 requests with the KV budget of 16 max-length buffers
-#    (LLaMA-2-7B in fp16: 32 layers x 32 KV heads x 128 dims). Paged, each
-#    request holds the blocks of its final length (a simplification: vLLM
-#    adds blocks as tokens arrive and preempts a request when none is left).
+# 4. Scheduling the first 200 sampled requests with the KV budget of 16
+#    max-length buffers (LLaMA-2-7B in fp16: 32 layers x 32 KV heads x 128
+#    dims). Paged, each request holds the blocks of its final length from
+#    the start (a simplification: vLLM adds blocks as tokens arrive and
+#    preempts a request when none is left). The exact counts asserted at
+#    the end come from this seed (torch.manual_seed(0)).
 per_token = kv_cache_bytes_per_token(32, 32, 128)
 gib = per_token * 16 * max_len / 2**30
 assert per_token == 2**19 and gib == 16  # 0.5 MiB per token
