@@ -163,6 +163,16 @@ def test_expected_speedup():
     assert expected_speedup(0.0, 3, 0.0) == 1.0  # valid edges: alpha = 0, c = 0
 
 
+def test_expected_speedup_reproduces_leviathan_table4():
+    # Leviathan et al. (2023), Table 4: (alpha, gamma, c) -> "Exp". The table's alpha and c are
+    # rounded to two decimals, so the formula matches its one-decimal column to within 0.07.
+    rows = [(0.75, 7, 0.02, 3.2), (0.8, 7, 0.04, 3.3), (0.82, 7, 0.11, 2.5), (0.62, 7, 0.02, 2.3)]
+    rows += [(0.68, 5, 0.04, 2.4), (0.71, 3, 0.11, 2.0), (0.65, 5, 0.02, 2.4), (0.73, 5, 0.04, 2.6)]
+    rows += [(0.74, 3, 0.11, 2.0), (0.53, 5, 0.02, 1.9), (0.55, 3, 0.04, 1.8), (0.56, 3, 0.11, 1.6)]
+    for alpha, gamma, c, exp in rows:
+        assert abs(expected_speedup(alpha, gamma, c) - exp) < 0.07
+
+
 def test_formula_bad_inputs():
     with pytest.raises(ValueError, match="alpha must be in"):
         expected_tokens_per_call(1.1, 3)
