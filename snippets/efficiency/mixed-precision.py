@@ -1,5 +1,6 @@
 """Float formats, loss scaling, FP32 master weights and FP8 block scaling."""
 
+import inspect
 import math
 
 import torch
@@ -34,6 +35,16 @@ assert info[bf16]["exponent_bits"] == info[f32]["exponent_bits"] == 8
 assert info[bf16]["smallest_normal"] == info[f32]["smallest_normal"]
 assert (info[e4m3]["max"], info[e5m2]["max"]) == (448, 57344)
 assert info[e5m2]["smallest_normal"] == info[f16]["smallest_normal"]
+# (exponent bits, mantissa bits m, e_min): the table's normal, subnormal, eps.
+layout = {f32: (8, 23, -126), f16: (5, 10, -14), bf16: (8, 7, -126)}
+layout |= {e4m3: (4, 3, -6), e5m2: (5, 2, -14)}
+for dt, (e, m, e_min) in layout.items():
+    s = info[dt]
+    assert (s["exponent_bits"], s["mantissa_bits"]) == (e, m)
+    assert (s["smallest_normal"], s["eps"]) == (2.0**e_min, 2.0**-m)
+    assert s["smallest_subnormal"] == 2.0 ** (e_min - m)
+for dt in (f32, bf16):  # largest normal: (2 - eps) * 2^127
+    assert info[dt]["max"] == (2 - info[dt]["eps"]) * 2.0**127
 span = info[e4m3]["max"] / info[e4m3]["smallest_subnormal"]
 assert round(math.log2(span)) == 18  # E4M3 spans only about 2^18
 
@@ -43,7 +54,10 @@ print(
     f"fp16: {round_trip(x, f16).tolist()}  bf16: {round_trip(x, bf16).tolist()}"
 )
 assert torch.isinf(round_trip(x, f16)[0]) and round_trip(x, f16)[1] == 0
-assert round_trip(x, bf16)[0] == 70144 and round_trip(x, bf16)[1] > 0
+assert round_trip(x, bf16)[0] == 70144
+assert f"{round_trip(x, bf16)[1].item():.4e}" == "1.0012e-08"
+edge = torch.tensor([2.0**-25, 2.0**-25 * 1.01])  # half of FP16's 2^-24
+assert round_trip(edge, f16).tolist() == [0.0, 2.0**-24]  # below it: 0
 
 # 3. Loss scaling: gradients below 2^-25 vanish in FP16 unless scaled first.
 grads = torch.tensor([3 * 2.0**-30, 5 * 2.0**-29, -7 * 2.0**-29, 1e-8])
@@ -58,6 +72,9 @@ assert rel_err <= 2**-11  # only FP16's own rounding of 1e-8 * 2^16 remains
 assert f"{rel_err:.1e}" == "2.8e-04"
 
 # 4. Dynamic loss scaling: skip and halve on overflow, double after N steps.
+defaults = inspect.signature(torch.amp.GradScaler).parameters
+names = ("init_scale", "growth_factor", "backoff_factor", "growth_interval")
+assert [defaults[k].default for k in names] == [2.0**16, 2.0, 0.5, 2000]
 scale, good, interval = 2.0**16, 0, 3  # GradScaler's N is 2000
 print("step |  scale | max|g| x scale | overflow: skip step")
 skipped = []
