@@ -2,6 +2,7 @@
 
 import torch
 import torch.nn.functional as F
+from matplotlib.patches import Patch
 
 from mllm_handbook.figures import new_figure, show
 from mllm_handbook.masks import causal_mask
@@ -75,27 +76,32 @@ assert [round(pipeline_bubble_fraction(4, mb), 3) for mb in (16, 64)] == [
     0.045,
 ]
 
-titles = {
-    "gpipe": "GPipe: all forwards, then all backwards",
-    "1f1b": "1F1B: one forward, one backward",
-}
-fig, axes = new_figure(6.4, 3.4, nrows=2)
-for ax, (name, run) in zip(axes, runs.items(), strict=True):
+# One axes, one bar collection per stage: the figure is cheap to render.
+fig, ax = new_figure(6.4, 3.0)
+rows = {}
+for k, (name, run) in enumerate(runs.items()):
     for s, events in enumerate(run.timeline):
-        for op, dur, label in (("F", 1.0, "forward"), ("B", 2.0, "backward")):
-            bars = [(t, dur) for t, o, _ in events if o == op]
-            ax.broken_barh(
-                bars,
-                (s - 0.4, 0.8),
-                color="C0" if op == "F" else "C1",
-                edgecolor="white",
-                label=label if (s, name) == (0, "gpipe") else None,
-            )
-    ax.set_yticks(range(p), [f"stage {s}" for s in range(p)])
-    ax.invert_yaxis()
-    ax.set_title(titles[name], fontsize=9, loc="left")
-fig.legend(frameon=False, fontsize=8, ncols=2, loc="outside upper right")
-axes[1].set_xlabel("time (forward = 1, backward = 2 per micro-batch)")
+        y = k * (p + 1) + s  # an empty row between the two schedules
+        ax.broken_barh(
+            [(t, 1.0 if op == "F" else 2.0) for t, op, _ in events],
+            (y - 0.4, 0.8),
+            facecolors=["C0" if op == "F" else "C1" for _, op, _ in events],
+            edgecolor="white",
+        )
+        rows[y] = f"{'GPipe' if name == 'gpipe' else '1F1B'} stage {s}"
+ax.set_yticks(list(rows), list(rows.values()))
+ax.invert_yaxis()
+fig.legend(
+    handles=[
+        Patch(color=c, label=lab)
+        for c, lab in (("C0", "forward"), ("C1", "backward"))
+    ],
+    frameon=False,
+    fontsize=8,
+    ncols=2,
+    loc="outside upper right",
+)
+ax.set_xlabel("time (forward = 1, backward = 2 per micro-batch)")
 show(
     fig,
     alt="GPipe and 1F1B timelines on 4 stages with 8 micro-batches: "
@@ -148,15 +154,20 @@ print(f"EP=4: {moved / (16 * n):.0%} of tokens leave their rank each way")
 assert moved / (16 * n) == (n - 1) / n
 
 # 7. Llama 3 405B layouts (report, Table 4): DP = GPUs / (TP x CP x PP).
-dp = []
-for gpus, tp_, cp, pp in [
-    (8192, 8, 1, 16),
-    (16384, 8, 1, 16),
-    (16384, 8, 16, 16),
+# Table 4 prints DP 4 for the 128K row, which multiplies to 8192 GPUs.
+dp, covered = [], []
+for gpus, tp_, cp, pp, printed in [
+    (8192, 8, 1, 16, 64),
+    (16384, 8, 1, 16, 128),
+    (16384, 8, 16, 16, 4),
 ]:
     dp.append(gpus // (tp_ * cp * pp))
-    print(f"{gpus} GPUs: TP {tp_} x CP {cp} x PP {pp} x DP {dp[-1]}")
-assert dp == [64, 128, 8]
+    covered.append(tp_ * cp * pp * printed)
+    print(
+        f"{gpus} GPUs: TP {tp_} x CP {cp} x PP {pp} x DP {dp[-1]}"
+        f" (Table 4: DP {printed}, {covered[-1]} GPUs)"
+    )
+assert dp == [64, 128, 8] and covered == [8192, 16384, 8192]
 
 # 8. Data parallelism with images: visual tokens make loads uneven.
 ranks, samples = 8, 64

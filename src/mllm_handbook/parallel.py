@@ -277,9 +277,11 @@ def activation_bytes_per_layer(
     \text{tensor parallel: } sbh\left(10 + \frac{24}{t} + \frac{5as}{ht}\right), \qquad
     \text{tensor + sequence parallel: } \frac{sbh}{t}\left(34 + \frac{5as}{h}\right)$$
 
-    Tensor parallelism splits everything inside the attention and MLP blocks; the $10\,sbh$ of LayerNorms,
-    dropout masks and the inputs of each block's first linear layer stays replicated on every rank until
-    sequence parallelism splits it along the sequence.
+    Tensor parallelism splits everything inside the attention and MLP blocks; the $10\,sbh$ of LayerNorm
+    inputs, the dropout masks after the two blocks and the inputs of each block's first linear layer stays
+    replicated on every rank until sequence parallelism splits it along the sequence. The paper's
+    assumptions: a GPT-style layer with a $4h$ GELU MLP, 16-bit activations, 1-byte dropout masks, small
+    buffers (e.g. LayerNorm statistics) ignored.
 
     Args:
         seq_len: $s$.
@@ -294,7 +296,7 @@ def activation_bytes_per_layer(
     """
     check(tensor_parallel >= 1, f"tensor_parallel must be >= 1, got {tensor_parallel}")
     s, b, h, a, t = seq_len, batch, hidden, num_heads, tensor_parallel
-    scores = 5 * a * s / (h * t)  # attention scores, softmax output and its dropout mask
+    scores = 5 * a * s / (h * t)  # softmax output (2), its dropout mask (1) and dropout output (2)
     replicated = 10 / t if sequence_parallel else 10
     return s * b * h * (replicated + 24 / t + scores)
 
