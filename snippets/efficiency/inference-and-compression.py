@@ -31,9 +31,12 @@ print(f"KV-cache decoding == full recomputation over {n} steps: OK")
 print(f"K/V projections computed: {n} with the cache vs {n * (n + 1) // 2} without")
 
 # 2. The price is memory: 2 (K and V) x layers x KV heads x head dim x tokens x bytes.
+cache_gib = {}
 for name, kv_heads in [("MHA, 32 KV heads", 32), ("GQA, 8 KV heads", 8)]:
     gib = kv_cache_bytes(32, kv_heads, 128, 4096, batch=1, bytes_per_value=2) / 2**30
     print(f"32 layers, {name}, 4096 tokens, fp16: {gib:.2f} GiB per sequence")
+    cache_gib[kv_heads] = gib
+assert cache_gib == {32: 2.0, 8: 0.5}  # LLaMA-2-7B shape: 2 GiB; GQA-8: 1/4
 
 # 3. Int8 weights: one scale per output channel (rows) vs one scale for the whole tensor.
 w = torch.randn(8, 64) * 0.02

@@ -28,11 +28,27 @@ try:
 except IndexError:
     print("learned table with 16 rows: position 16 -> IndexError (no extrapolation by construction)")
 
-# 3. T5: key - query offsets -> shared buckets (exact near 0, log-spaced far away, clipped at 128).
+# 3. T5: key - query offsets -> shared buckets (exact near 0, log-spaced far
+#    away; with the defaults every distance >= 91 is already in the last one).
 offsets = torch.tensor([-200, -100, -50, -20, -10, -8, -7, -1, 0, 1, 7, 8, 20, 100])
 buckets = t5_relative_position_bucket(offsets)
 print("T5 offsets:", " ".join(f"{o:>4}" for o in offsets.tolist()))
 print("T5 buckets:", " ".join(f"{b:>4}" for b in buckets.tolist()))
+distances = torch.arange(1, 300)
+first_last = {  # smallest distance that lands in the last bucket
+    "encoder, key after query": t5_relative_position_bucket(distances) == 31,
+    "encoder, key before query": t5_relative_position_bucket(-distances) == 15,
+    "decoder (causal, 32 buckets)": t5_relative_position_bucket(
+        -distances, bidirectional=False
+    )
+    == 31,
+}
+for name, in_last in first_last.items():
+    print(f"T5 {name}: last bucket from distance {distances[in_last].min()}")
+starts = [distances[m].min().item() for m in first_last.values()]
+assert starts == [91, 91, 113]
+log_spaced = t5_relative_position_bucket(torch.arange(8, 91)).unique()
+assert len(log_spaced) == 7  # distances 8..90 share only 7 buckets
 
 # 4. ALiBi: head h adds -m_h * (i - j) to the score of query i on key j.
 print("ALiBi slopes, 8 heads :", " ".join(f"1/{1 / s:.0f}" for s in alibi_slopes(8).tolist()))

@@ -5,6 +5,7 @@ from torch import nn
 
 from mllm_handbook.blocks import EncoderBlock, ffn_gradient_norms
 from mllm_handbook.figures import new_figure, show
+from mllm_handbook.norms import rms_norm
 
 torch.manual_seed(0)
 
@@ -59,3 +60,21 @@ show(
     alt="At initialisation, Post-LN gradients grow toward the output layer and do not shrink with depth; "
     "Pre-LN gradients do not grow toward the output and the last layer's gradient shrinks as depth grows.",
 )
+
+# 4. QK-Norm: RMSNorm (gain 1) on q and k makes ||q|| = ||k|| = sqrt(d_h), so
+#    |q.k| / sqrt(d_h) <= sqrt(d_h) however large W_Q and W_K grow.
+d_h = 16
+hidden = torch.randn(8, d_h)
+w_q, w_k = torch.randn(d_h, d_h), torch.randn(d_h, d_h)
+scales, plain, normed = (1, 4, 16), [], []
+for s in scales:
+    q, k = hidden @ (s * w_q), hidden @ (s * w_k)
+    plain.append((q @ k.T).abs().max().item() / d_h**0.5)
+    qk = rms_norm(q) @ rms_norm(k).T
+    normed.append(qk.abs().max().item() / d_h**0.5)
+print(f"\n{'W_Q, W_K x':>10} | {'max |logit|':>11} | {'with QK-Norm':>12}")
+for s, a, b in zip(scales, plain, normed, strict=True):
+    print(f"{s:>10} | {a:11.1f} | {b:12.3f}")
+assert abs(plain[-1] / plain[0] - 16**2) < 1e-3 * 16**2  # grows like s^2
+assert max(normed) - min(normed) < 1e-4  # QK-Norm: unchanged
+assert max(normed) <= d_h**0.5  # bounded by sqrt(d_h) = 4
