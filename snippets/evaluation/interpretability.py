@@ -57,6 +57,7 @@ print(
     f"|score change| when zeroing patch {top_gradient} (gradient's pick):  {effect_of_removing(top_gradient):.3f}"
 )
 assert top_attention != top_gradient  # the two explanations disagree on the most important patch
+assert effect_of_removing(top_gradient) > effect_of_removing(top_attention)
 
 fig, axes = new_figure(8.0, 2.4, ncols=4)
 panels = [

@@ -38,6 +38,7 @@ for t, marker in [(1.0, "o"), (0.2, "s"), (0.1, "^"), (0.05, "D")]:
     ax.plot(sims.tolist(), w.tolist(), marker=marker, label=f"τ = {t}")
 w_small, w_large = torch.softmax(sims / 0.05, dim=0), torch.softmax(sims / 1.0, dim=0)
 assert w_small[-1] > 0.8 > w_large[-1]  # small tau: most of the weight on the hardest negative
+assert abs(w_large[-1].item() - 1 / 7) < 0.005  # tau = 1: about a seventh
 ax.set_xlabel("similarity of the negative to the query")
 ax.set_ylabel("softmax weight among negatives")
 ax.legend(frameon=False)

@@ -7,9 +7,10 @@ r"""Training losses of multimodal models, written out: contrastive (CLIP, SigLIP
 * :func:`sample_hard_negatives` and :func:`itm_loss` are ALBEF/BLIP's image-text matching (ITM) head loss
   with negatives drawn from the contrastive similarities. CLIP does **not** use ITM.
 * :func:`mse_loss`, :func:`l1_loss`, :func:`huber_loss` and :func:`cross_entropy` equal their
-  ``torch.nn.functional`` counterparts (mean reduction); :func:`diffusion_epsilon_loss` is the DDPM
-  noise-prediction objective; :func:`distillation_loss` is Hinton et al.'s soft-target loss (LwF in
-  :mod:`mllm_handbook.continual` reuses it).
+  ``torch.nn.functional`` counterparts (mean reduction); :func:`stable_log_softmax` is the log-sum-exp
+  trick and :func:`cross_entropy_grad` the closed-form gradient $p - y$ of softmax cross-entropy;
+  :func:`diffusion_epsilon_loss` is the DDPM noise-prediction objective; :func:`distillation_loss` is
+  Hinton et al.'s soft-target loss (LwF in :mod:`mllm_handbook.continual` reuses it).
 """
 
 from __future__ import annotations
@@ -373,6 +374,59 @@ def cross_entropy(
     nll = -log_p.gather(1, target[keep].long().unsqueeze(1)).squeeze(1)
     smooth = -log_p.mean(dim=-1)
     return ((1 - label_smoothing) * nll + label_smoothing * smooth).mean()
+
+
+def stable_log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Log-softmax with the log-sum-exp trick: subtract the maximum before exponentiating.
+
+    With $m = \max_j z_j$:
+
+    $$\log\mathrm{softmax}(z)_i = z_i - m - \log\sum_j e^{z_j - m}$$
+
+    The shift cancels mathematically, but the largest exponent becomes $e^0 = 1$: nothing overflows,
+    and the sum is at least 1, so its log is finite. The naive $e^{z_i}/\sum_j e^{z_j}$ overflows to
+    ``inf / inf = nan`` once a logit exceeds $\ln(\text{max float})$ (about 88.72 in float32, 11.09 in
+    float16). See Goodfellow et al., *Deep Learning* (2016), §4.1.
+
+    Args:
+        logits: unnormalised scores $z$, any shape.
+        dim: the dimension to normalise over.
+
+    Returns:
+        Log-probabilities, same shape as ``logits`` (as ``torch.log_softmax``).
+    """
+    check_floating(logits, "logits")
+    shifted = logits - logits.amax(dim=dim, keepdim=True).detach()  # the shift cancels: no gradient needed
+    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+
+def cross_entropy_grad(
+    logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    r"""Gradient of the mean softmax cross-entropy with respect to the logits, in closed form.
+
+    With $p = \mathrm{softmax}(z)$ and the target distribution $q$ (one-hot $y$, or
+    $q = (1-\varepsilon)\,y + \varepsilon/C$ with label smoothing), $\ell = -\sum_c q_c \log p_c$ and
+    $\log p_c = z_c - \log\sum_k e^{z_k}$ give, because $\sum_c q_c = 1$:
+
+    $$\frac{\partial \ell}{\partial z_c} = p_c - q_c$$
+
+    Averaging over the $M$ rows divides by $M$. Each row of the gradient sums to 0.
+
+    Args:
+        logits: ``[M, C]`` unnormalised scores.
+        target: ``[M]`` long class ids in ``[0, C)``.
+        label_smoothing: $\varepsilon \in [0, 1]$.
+
+    Returns:
+        ``[M, C]`` gradient of :func:`cross_entropy` (no ignored positions) with respect to ``logits``.
+    """
+    check(0.0 <= label_smoothing <= 1.0, f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    num_rows, num_classes = logits.shape
+    one_hot = F.one_hot(target, num_classes).to(logits.dtype)
+    q = (1 - label_smoothing) * one_hot + label_smoothing / num_classes
+    p = stable_log_softmax(logits).exp()
+    return (p - q) / num_rows
 
 
 def diffusion_epsilon_loss(

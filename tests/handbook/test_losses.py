@@ -12,6 +12,7 @@ from mllm_handbook.losses import (
     clip_loss,
     contrastive_logits,
     cross_entropy,
+    cross_entropy_grad,
     diffusion_epsilon_loss,
     distillation_loss,
     enqueue,
@@ -23,6 +24,7 @@ from mllm_handbook.losses import (
     sample_hard_negatives,
     siglip_loss,
     siglip_loss_chunked,
+    stable_log_softmax,
 )
 
 seeds = st.integers(0, 2**16)
@@ -235,6 +237,56 @@ def test_cross_entropy_bad_inputs_raise():
         cross_entropy(torch.randn(3), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="target must be"):
         cross_entropy(torch.randn(2, 3), torch.zeros(3, dtype=torch.long))
+
+
+# --- softmax stability and the p - y gradient --------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_stable_log_softmax_matches_torch_on_any_dim(dim):
+    z = randn(3, 5, 2) * 4
+    torch.testing.assert_close(stable_log_softmax(z, dim=dim), torch.log_softmax(z, dim=dim))
+    torch.testing.assert_close(stable_log_softmax(z), stable_log_softmax(z, dim=-1))  # default dim
+
+
+def test_stable_log_softmax_survives_huge_logits_where_naive_softmax_is_nan():
+    z = torch.tensor([[1000.0, 999.0, 998.0], [-1000.0, 0.0, 1000.0]])  # float32
+    naive = z.exp() / z.exp().sum(-1, keepdim=True)
+    assert torch.isnan(naive[0]).all()  # inf / inf
+    out = stable_log_softmax(z)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, torch.log_softmax(z, dim=-1))
+    torch.testing.assert_close(out[0], torch.log_softmax(torch.tensor([2.0, 1.0, 0.0]), dim=0))  # shift
+
+
+def test_stable_log_softmax_gradient_equals_torch():
+    z1, z2 = randn(4, 6).requires_grad_(), randn(4, 6).requires_grad_()
+    w = randn(4, 6, seed=1)
+    (stable_log_softmax(z1) * w).sum().backward()
+    (torch.log_softmax(z2, dim=-1) * w).sum().backward()
+    torch.testing.assert_close(z1.grad, z2.grad)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 1.0])
+def test_cross_entropy_grad_equals_autograd(eps):
+    logits = (randn(5, 7) * 3).requires_grad_()  # 5 rows, 7 classes: the mean divides by 5
+    target = torch.tensor([0, 6, 3, 3, 1])
+    F.cross_entropy(logits, target, label_smoothing=eps).backward()
+    ours = cross_entropy_grad(logits.detach(), target, label_smoothing=eps)
+    torch.testing.assert_close(ours, logits.grad)
+    torch.testing.assert_close(ours.sum(-1), torch.zeros(5, dtype=torch.float64))  # rows sum to 0
+
+
+def test_cross_entropy_grad_is_p_minus_onehot_and_default_has_no_smoothing():
+    logits, target = randn(3, 4), torch.tensor([2, 0, 2])
+    p, y = torch.softmax(logits, -1), F.one_hot(target, 4).double()
+    torch.testing.assert_close(cross_entropy_grad(logits, target), (p - y) / 3)
+    torch.testing.assert_close(cross_entropy_grad(logits, target), cross_entropy_grad(logits, target, 0.0))
+
+
+def test_cross_entropy_grad_rejects_bad_smoothing():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        cross_entropy_grad(torch.randn(2, 3), torch.zeros(2, dtype=torch.long), label_smoothing=-0.1)
 
 
 # --- diffusion and distillation ---------------------------------------------------------------------------
