@@ -6,7 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mllm_handbook.continual import diagonal_fisher, ewc_penalty, lwf_distillation
+from mllm_handbook.continual import (
+    diagonal_fisher,
+    ewc_penalty,
+    lwf_distillation,
+    weight_average,
+)
 
 torch.manual_seed(0)
 threads = torch.get_num_threads()
@@ -67,14 +72,32 @@ runs = {
     "+ replay 20 A samples": lambda m: train(m, replay_x, replay_y, 100),
 }
 print(f"{'':<22} | acc A (old) | acc B (new)")
-results = {}
+results, models = {}, {}
 for name, run in runs.items():
-    m = run(copy.deepcopy(model))
+    m = models[name] = run(copy.deepcopy(model))
     results[name] = (accuracy(m, xa, ya), accuracy(m, xb, yb))
     print(f"{name:<22} | {results[name][0]:>11.3f} | {results[name][1]:>11.3f}")
 
 assert results["fine-tune on B only"][0] < 0.6 < 0.9 < results["before fine-tuning"][0]  # forgetting
 assert results["+ EWC, lambda=1000"][0] > results["fine-tune on B only"][0] + 0.3  # EWC keeps task A ...
 assert results["+ EWC, lambda=10000"][1] < results["+ EWC, lambda=300"][1]  # ... at the cost of task B
+
+# WiSE-FT after the fact: interpolate between the model before fine-tuning
+# (theta_0) and the one fine-tuned on B only (theta_1), no retraining.
+theta0 = models["before fine-tuning"].state_dict()
+theta1 = models["fine-tune on B only"].state_dict()
+print(f"{'WiSE-FT alpha':<22} | acc A (old) | acc B (new)")
+wise = {}
+for alpha in (0.0, 0.25, 0.5, 0.75, 1.0):
+    m = copy.deepcopy(model)
+    m.load_state_dict(weight_average([theta0, theta1], [1 - alpha, alpha]))
+    wise[alpha] = (accuracy(m, xa, ya), accuracy(m, xb, yb))
+    print(f"{alpha:<22} | {wise[alpha][0]:>11.3f} | {wise[alpha][1]:>11.3f}")
+assert wise[0.0] == results["before fine-tuning"]  # alpha = 0: theta_0
+assert wise[1.0] == results["fine-tune on B only"]  # alpha = 1: theta_1
+acc_a, acc_b = zip(*wise.values(), strict=True)
+# On this toy, alpha only trades A for B: no point beats both ends.
+assert list(acc_a) == sorted(acc_a, reverse=True)
+assert list(acc_b) == sorted(acc_b)
 
 torch.set_num_threads(threads)

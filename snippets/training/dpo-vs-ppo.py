@@ -5,7 +5,13 @@ import math
 import torch
 
 from mllm_handbook.figures import new_figure, show
-from mllm_handbook.preference import dpo_implicit_reward, dpo_loss, ppo_clip_loss
+from mllm_handbook.preference import (
+    dpo_implicit_reward,
+    dpo_loss,
+    gae_advantages,
+    ppo_clip_loss,
+    rlhf_memory_bytes,
+)
 
 torch.manual_seed(0)
 
@@ -63,3 +69,47 @@ show(
     alt="PPO clipped objective versus the probability ratio: for a positive advantage it is flat above 1.2; "
     "for a negative advantage it is flat below 0.8; elsewhere it equals ratio times advantage.",
 )
+
+# 4. GAE: the value model turns one end-of-response score into per-token
+# advantages. Rewards: -beta * log-ratio on every token (the KL penalty folded
+# into the reward) plus the reward-model score 1.0 on the last token.
+log_ratio = torch.tensor([0.2, -0.1, 0.3, 0.1, 0.1])
+rewards = -0.1 * log_ratio
+rewards[-1] += 1.0
+values = torch.tensor([0.3, 0.4, 0.5, 0.7, 0.9])  # the critic's V(s_t)
+returns = rewards.flip(0).cumsum(0).flip(0)  # gamma = 1, as in InstructGPT
+print(" token | reward | V(s_t) | A (lam=0) | A (lam=0.95) | A (lam=1)")
+adv = {lam: gae_advantages(rewards, values, 1.0, lam) for lam in (0, 0.95, 1)}
+for t in range(5):
+    print(
+        f"{t:>6} | {rewards[t]:>6.2f} | {values[t]:>6.2f} | {adv[0][t]:>9.3f}"
+        f" | {adv[0.95][t]:>12.3f} | {adv[1][t]:>9.3f}"
+    )
+next_values = torch.cat([values[1:], torch.zeros(1)])
+assert torch.allclose(adv[0], rewards + next_values - values)  # one-step TD
+assert torch.allclose(adv[1], returns - values)  # Monte Carlo return - V
+
+# 5. Memory for weights and optimiser state (no activations, no sharding):
+# trained models 16 bytes/param (mixed-precision AdamW), frozen ones 2.
+setups = {
+    "PPO, four 7B models": dict(
+        policy=7e9, reference=7e9, reward=7e9, value=7e9
+    ),
+    "DPO, 7B": dict(policy=7e9, reference=7e9),
+    "GRPO, 7B, rule reward": dict(policy=7e9, reference=7e9),
+    "InstructGPT PPO (175B, 6B RM/value)": dict(
+        policy=175e9, reference=175e9, reward=6e9, value=6e9
+    ),
+}
+print(f"{'setup':<36} | policy | ref | reward | value | total GB")
+totals = {}
+for name, counts in setups.items():
+    gb = {k: v / 1e9 for k, v in rlhf_memory_bytes(**counts).items()}
+    totals[name] = gb["total"]
+    print(
+        f"{name:<36} | {gb['policy']:>6.0f} | {gb['reference']:>3.0f}"
+        f" | {gb['reward']:>6.0f} | {gb['value']:>5.0f} | {gb['total']:>8.0f}"
+    )
+assert totals["PPO, four 7B models"] == 252
+assert totals["DPO, 7B"] == totals["GRPO, 7B, rule reward"] == 126
+assert totals["InstructGPT PPO (175B, 6B RM/value)"] == 3258

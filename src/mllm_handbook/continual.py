@@ -4,11 +4,15 @@ r"""Two classic regularisers against catastrophic forgetting: EWC and Learning w
   a quadratic penalty weighted by the diagonal of the Fisher information: important weights move less.
 * LwF (Li & Hoiem, 2016; arXiv 1606.09282) records the old model's outputs on the *new* data and keeps the
   new model's outputs close to them with a temperature-softened distillation term.
+* Weight averaging after training: WiSE-FT (Wortsman et al., 2022;
+  arXiv 2109.01903) interpolates between the pre-trained and the fine-tuned
+  weights; model soups (Wortsman et al., 2022; arXiv 2203.05482) average
+  several fine-tuned models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -91,3 +95,42 @@ def lwf_distillation(
     """
     # Hinton et al.'s soft-target loss without its T² gradient-scale factor (one home for the formula).
     return distillation_loss(new_logits, old_logits, temperature) / temperature**2
+
+
+def weight_average(
+    state_dicts: Sequence[dict[str, torch.Tensor]],
+    weights: Sequence[float] | None = None,
+) -> dict[str, torch.Tensor]:
+    r"""Weighted average of models' parameters, name by name.
+
+    $$\theta = \sum_k w_k \theta_k, \qquad \sum_k w_k = 1$$
+
+    WiSE-FT (Wortsman et al., 2022) is two models, the pre-trained
+    $\theta_0$ and the fine-tuned $\theta_1$, with weights $(1-\alpha, \alpha)$:
+    $\theta_\alpha = (1-\alpha)\theta_0 + \alpha\theta_1$. A uniform model
+    soup is $w_k = 1/K$ over $K$ models fine-tuned from the same
+    initialisation. The result is one model: no extra inference cost.
+
+    Args:
+        state_dicts: ``K >= 1`` state dicts with the same names and shapes.
+        weights: ``K`` weights summing to 1; uniform if omitted.
+
+    Returns:
+        The averaged state dict (new tensors; inputs unchanged).
+    """
+    check(len(state_dicts) >= 1, "need at least one state dict")
+    k = len(state_dicts)
+    weights = [1.0 / k] * k if weights is None else list(weights)
+    check(len(weights) == k, f"need {k} weights, got {len(weights)}")
+    check(abs(sum(weights) - 1.0) < 1e-6, f"weights must sum to 1: {weights}")
+    names = state_dicts[0].keys()
+    for sd in state_dicts[1:]:
+        check(sd.keys() == names, "state dicts must have the same names")
+        for n in names:
+            check(
+                sd[n].shape == state_dicts[0][n].shape,
+                f"shape mismatch for {n}: "
+                f"{list(sd[n].shape)} vs {list(state_dicts[0][n].shape)}",
+            )
+    pairs = list(zip(weights, state_dicts, strict=True))
+    return {n: sum(w * sd[n].detach() for w, sd in pairs) for n in names}

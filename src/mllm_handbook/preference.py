@@ -5,7 +5,8 @@ r"""Preference optimisation and RL for LLMs written out: reward models, DPO, PPO
 * DPO (Direct **Preference** Optimization, Rafailov et al., 2023) trains the policy directly on preference
   pairs with a logistic loss on **log-ratios against a frozen reference policy**; no reward model, no sampling.
 * PPO (Proximal Policy Optimization, Schulman et al., 2017) is the on-policy RL algorithm used in RLHF; its
-  clipped surrogate keeps each update close to the policy that generated the samples.
+  clipped surrogate keeps each update close to the policy that generated the samples, and its per-token
+  advantages come from a value model through GAE (Schulman et al., 2016).
 * GRPO (Shao et al., 2024) drops PPO's value model: the baseline is the mean reward of a group of responses
   to the same prompt, and the KL to the reference policy is a term of the loss, not of the reward.
 
@@ -158,6 +159,95 @@ def clipped_surrogate(
         f"need 0 < clip_low < 1 and clip_high > 0, got {clip_low}, {clip_high}",
     )
     return torch.minimum(ratio * advantages, ratio.clamp(1 - clip_low, 1 + clip_high) * advantages)
+
+
+def gae_advantages(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    gamma: float = 1.0,
+    lam: float = 0.95,
+) -> torch.Tensor:
+    r"""Generalized advantage estimation over a response's tokens.
+
+    Schulman et al. (2016, arXiv 1506.02438), eqs. 10 and 16:
+
+    $$\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t), \qquad
+    \hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}$$
+
+    computed backwards as $\hat A_t = \delta_t + \gamma\lambda \hat A_{t+1}$.
+    The response ends after its last token, so $V(s_T) = 0$. $\lambda = 0$
+    gives the one-step TD error $\delta_t$; $\lambda = 1$ gives the return
+    minus the value, $\sum_{l} \gamma^l r_{t+l} - V(s_t)$. In RLHF the
+    reward-model score arrives on the last token and the per-token KL
+    penalty on every token; InstructGPT used no discount ($\gamma = 1$).
+
+    Args:
+        rewards: ``[..., T]`` per-token rewards $r_t$ (no padding).
+        values: ``[..., T]`` value-model estimates $V(s_t)$ (no gradient).
+        gamma: discount $\gamma \in [0, 1]$.
+        lam: $\lambda \in [0, 1]$, trading bias (small) against variance.
+
+    Returns:
+        ``[..., T]`` advantages; ``advantages + values`` are the value
+        targets (returns).
+    """
+    _check_same_shape({"rewards": rewards, "values": values})
+    check(0 <= gamma <= 1, f"gamma must be in [0, 1], got {gamma}")
+    check(0 <= lam <= 1, f"lam must be in [0, 1], got {lam}")
+    values = values.detach()
+    next_values = torch.cat(
+        [values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1
+    )
+    deltas = rewards + gamma * next_values - values
+    advantages = torch.zeros_like(deltas)
+    running = torch.zeros_like(deltas[..., 0])
+    for t in range(deltas.shape[-1] - 1, -1, -1):
+        running = deltas[..., t] + gamma * lam * running
+        advantages[..., t] = running
+    return advantages
+
+
+def rlhf_memory_bytes(
+    policy: float,
+    reference: float = 0.0,
+    reward: float = 0.0,
+    value: float = 0.0,
+    trainable_bytes: float = 16.0,
+    frozen_bytes: float = 2.0,
+) -> dict[str, float]:
+    r"""Bytes for the weights and optimiser state of the models in RLHF.
+
+    The policy and the value model are trained: with mixed-precision AdamW
+    each parameter takes 16 bytes (bf16 weight and gradient, fp32 master
+    weight, $m$ and $v$; Rajbhandari et al., 2020). The reference and reward
+    models are frozen and take only their bf16 weights, 2 bytes. PPO-RLHF
+    has all four; DPO only the policy and the reference; GRPO with a rule
+    reward the same two. Activations, the KV cache of generation and
+    sharding across GPUs (ZeRO) are left out.
+
+    Args:
+        policy, reference, reward, value: parameter counts, 0 if absent.
+        trainable_bytes: bytes per trained parameter.
+        frozen_bytes: bytes per frozen parameter.
+
+    Returns:
+        Bytes per model and ``"total"``.
+    """
+    counts = {
+        "policy": policy,
+        "reference": reference,
+        "reward": reward,
+        "value": value,
+    }
+    check(min(counts.values()) >= 0, f"parameter counts must be >= 0: {counts}")
+    check(policy > 0, "the policy must have parameters")
+    trained = {"policy", "value"}
+    out = {
+        name: n * (trainable_bytes if name in trained else frozen_bytes)
+        for name, n in counts.items()
+    }
+    out["total"] = sum(out.values())
+    return out
 
 
 def reward_model_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mllm_handbook.continual import diagonal_fisher, ewc_penalty, lwf_distillation
+from mllm_handbook.continual import (
+    diagonal_fisher,
+    ewc_penalty,
+    lwf_distillation,
+    weight_average,
+)
 
 
 def setup():
@@ -74,3 +79,39 @@ def test_lwf_bad_inputs():
         lwf_distillation(torch.randn(2, 3), torch.randn(2, 4))
     with pytest.raises(ValueError, match="temperature"):
         lwf_distillation(torch.randn(2, 3), torch.randn(2, 3), temperature=0.0)
+
+
+def test_weight_average_is_wise_ft_interpolation():
+    torch.manual_seed(0)
+    a, b = nn.Linear(3, 2).state_dict(), nn.Linear(3, 2).state_dict()
+    mixed = weight_average([a, b], [0.25, 0.75])
+    for n in a:
+        torch.testing.assert_close(mixed[n], 0.25 * a[n] + 0.75 * b[n])
+    # alpha = 0 and 1 give back the end points; inputs are not modified
+    at_0 = weight_average([a, b], [1.0, 0.0])
+    at_1 = weight_average([a, b], [0.0, 1.0])
+    torch.testing.assert_close(at_0["weight"], a["weight"])
+    torch.testing.assert_close(at_1["bias"], b["bias"])
+    assert mixed["weight"] is not a["weight"]
+
+
+def test_uniform_soup_is_the_mean():
+    torch.manual_seed(1)
+    sds = [nn.Linear(2, 2).state_dict() for _ in range(3)]
+    soup = weight_average(sds)
+    expected = torch.stack([sd["weight"] for sd in sds]).mean(0)
+    torch.testing.assert_close(soup["weight"], expected)
+
+
+def test_weight_average_bad_inputs():
+    a = nn.Linear(2, 2).state_dict()
+    with pytest.raises(ValueError, match="sum to 1"):
+        weight_average([a, a], [0.5, 0.6])
+    with pytest.raises(ValueError, match="need 2 weights"):
+        weight_average([a, a], [1.0])
+    with pytest.raises(ValueError, match="shape mismatch"):
+        weight_average([a, nn.Linear(3, 2).state_dict()])
+    with pytest.raises(ValueError, match="same names"):
+        weight_average([a, {"weight": a["weight"]}])
+    with pytest.raises(ValueError, match="at least one"):
+        weight_average([])

@@ -12,6 +12,7 @@ from mllm_handbook.preference import (
     clipped_surrogate,
     dpo_implicit_reward,
     dpo_loss,
+    gae_advantages,
     grpo_advantages,
     grpo_loss,
     gspo_sequence_ratio,
@@ -19,6 +20,7 @@ from mllm_handbook.preference import (
     ppo_clip_loss,
     ranking_loss,
     reward_model_loss,
+    rlhf_memory_bytes,
     sequence_logps,
 )
 
@@ -390,3 +392,63 @@ def test_gspo_ratio_gradient_and_mask():
     torch.testing.assert_close(logp.grad, torch.tensor([[0.5, 0.5, 0.0, 0.0]]))  # d s / d logp_t = s / |o|
     with pytest.raises(ValueError, match="mask must be boolean"):
         gspo_sequence_ratio(logp, old, torch.ones(1, 4))
+
+
+def test_gae_by_hand():
+    # delta = r + gamma V' - V: [0 + .9*.5 - 1, 0 + .9*2 - .5, 1 + 0 - 2]
+    rewards = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    values = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    adv = gae_advantages(rewards, values, gamma=0.9, lam=0.5)
+    d = [-0.55, 1.3, -1.0]
+    k = 0.9 * 0.5
+    expected = [d[0] + k * d[1] + k**2 * d[2], d[1] + k * d[2], d[2]]
+    torch.testing.assert_close(adv, torch.tensor(expected, dtype=torch.float64))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), gamma=st.floats(0.0, 1.0))
+def test_gae_limits_are_td_and_monte_carlo(seed, gamma):
+    g = torch.Generator().manual_seed(seed)
+    r, v = torch.randn(2, 3, 7, generator=g, dtype=torch.float64)
+    next_v = torch.cat([v[:, 1:], torch.zeros(3, 1, dtype=torch.float64)], 1)
+    td = gae_advantages(r, v, gamma=gamma, lam=0.0)
+    torch.testing.assert_close(td, r + gamma * next_v - v)
+    returns = torch.zeros_like(r)
+    acc = torch.zeros(3, dtype=torch.float64)
+    for t in reversed(range(7)):
+        acc = r[:, t] + gamma * acc
+        returns[:, t] = acc
+    mc = gae_advantages(r, v, gamma=gamma, lam=1.0)
+    torch.testing.assert_close(mc, returns - v)
+
+
+def test_gae_terminal_reward_reaches_first_token():
+    # Reward only at the end, V = 0: with gamma = 1 every token sees it,
+    # decayed by lambda per step back.
+    r = torch.tensor([0.0, 0.0, 0.0, 2.0])
+    adv = gae_advantages(r, torch.zeros(4), gamma=1.0, lam=0.5)
+    torch.testing.assert_close(adv, torch.tensor([0.25, 0.5, 1.0, 2.0]))
+
+
+def test_gae_bad_inputs():
+    with pytest.raises(ValueError, match="same shape"):
+        gae_advantages(torch.zeros(3), torch.zeros(4))
+    with pytest.raises(ValueError, match="lam"):
+        gae_advantages(torch.zeros(3), torch.zeros(3), lam=1.5)
+    with pytest.raises(ValueError, match="gamma"):
+        gae_advantages(torch.zeros(3), torch.zeros(3), gamma=-0.1)
+
+
+def test_rlhf_memory():
+    n = 7e9
+    ppo = rlhf_memory_bytes(n, reference=n, reward=n, value=n)
+    # trained: policy, value at 16 B; frozen: reference, reward at 2 B
+    assert ppo["policy"] == ppo["value"] == 112e9
+    assert ppo["reference"] == ppo["reward"] == 14e9
+    assert ppo["total"] == 252e9
+    dpo = rlhf_memory_bytes(n, reference=n)
+    assert dpo["total"] == 126e9 and dpo["value"] == 0
+    with pytest.raises(ValueError, match="policy"):
+        rlhf_memory_bytes(0)
+    with pytest.raises(ValueError, match=">= 0"):
+        rlhf_memory_bytes(1, value=-1)
