@@ -129,8 +129,7 @@ def weight_average(
         for n in names:
             check(
                 sd[n].shape == state_dicts[0][n].shape,
-                f"shape mismatch for {n}: "
-                f"{list(sd[n].shape)} vs {list(state_dicts[0][n].shape)}",
+                f"shape mismatch for {n}: {list(sd[n].shape)} vs {list(state_dicts[0][n].shape)}",
             )
     pairs = list(zip(weights, state_dicts, strict=True))
     return {n: sum(w * sd[n].detach() for w, sd in pairs) for n in names}

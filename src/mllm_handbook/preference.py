@@ -195,9 +195,7 @@ def gae_advantages(
     check(0 <= gamma <= 1, f"gamma must be in [0, 1], got {gamma}")
     check(0 <= lam <= 1, f"lam must be in [0, 1], got {lam}")
     values = values.detach()
-    next_values = torch.cat(
-        [values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1
-    )
+    next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
     deltas = rewards + gamma * next_values - values
     advantages = torch.zeros_like(deltas)
     running = torch.zeros_like(deltas[..., 0])
@@ -226,7 +224,10 @@ def rlhf_memory_bytes(
     sharding across GPUs (ZeRO) are left out.
 
     Args:
-        policy, reference, reward, value: parameter counts, 0 if absent.
+        policy: parameter count of the policy (> 0).
+        reference: parameter count of the reference model, 0 if absent.
+        reward: parameter count of the reward model, 0 if absent.
+        value: parameter count of the value model, 0 if absent.
         trainable_bytes: bytes per trained parameter.
         frozen_bytes: bytes per frozen parameter.
 
@@ -242,10 +243,7 @@ def rlhf_memory_bytes(
     check(min(counts.values()) >= 0, f"parameter counts must be >= 0: {counts}")
     check(policy > 0, "the policy must have parameters")
     trained = {"policy", "value"}
-    out = {
-        name: n * (trainable_bytes if name in trained else frozen_bytes)
-        for name, n in counts.items()
-    }
+    out = {name: n * (trainable_bytes if name in trained else frozen_bytes) for name, n in counts.items()}
     out["total"] = sum(out.values())
     return out
 
@@ -363,7 +361,8 @@ def grpo_loss(
         ref_logprobs: ``[N, T]`` the same under the frozen reference policy.
         advantages: ``[N]`` one advantage per response (:func:`grpo_advantages`).
         mask: ``[N, T]`` boolean, True on response tokens (False on padding).
-        clip_low, clip_high: $\epsilon_{\mathrm{low}}, \epsilon_{\mathrm{high}}$ (equal in GRPO).
+        clip_low: $\epsilon_{\mathrm{low}}$.
+        clip_high: $\epsilon_{\mathrm{high}}$ (equal to ``clip_low`` in GRPO; larger in DAPO).
         beta: KL coefficient $\beta \ge 0$ (DeepSeekMath used 0.04; DAPO drops the term, $\beta = 0$).
         token_level: average over all tokens (DAPO) instead of per response (GRPO).
 

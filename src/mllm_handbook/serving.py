@@ -129,7 +129,12 @@ class PagedKVCache:
     """
 
     def __init__(
-        self, num_blocks: int, block_size: int, num_heads: int, head_dim: int, dtype=torch.float32
+        self,
+        num_blocks: int,
+        block_size: int,
+        num_heads: int,
+        head_dim: int,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         check(block_size >= 1, f"block_size must be >= 1, got {block_size}")
         self.block_size = block_size
