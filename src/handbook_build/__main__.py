@@ -103,7 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.stats:
             os.environ["HANDBOOK_STATS"] = str(args.stats)
         root = args.root.resolve()
-        ok = stage(root) and (args.step == "snippets" or build(root, (args.site_dir or root / "site").resolve()))
+        if args.step == "snippets":
+            ok = stage(root)
+        else:  # the builds start at once and wait only for the snippets they render
+            store = snippets.store_dir()
+            store.mkdir(parents=True, exist_ok=True)
+            (store / snippets.RUNNING).write_text(str(os.getpid()), encoding="utf-8")
+            with ThreadPoolExecutor(1) as runner:
+                staged = runner.submit(stage, root)
+                built = build(root, (args.site_dir or root / "site").resolve())
+                ok = staged.result() and built
     print(f"{'done' if ok else 'FAILED'} in {time.perf_counter() - started:.1f} s")
     if args.stats and ok:
         figures = {"seconds": time.perf_counter() - started}

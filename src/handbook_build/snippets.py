@@ -40,7 +40,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handbook_build.content import INCLUDE, ROOT
+from handbook_build.content import INCLUDE, ROOT, site_map
 
 log = logging.getLogger("mkdocs.handbook")
 PACKAGE = ROOT / "src" / "mllm_handbook"
@@ -139,10 +139,16 @@ class Pool:
         context.set_forkserver_preload(PRELOAD)
         self.pool = context.Pool(self.jobs, initializer=_single_threaded, maxtasksperchild=1)
 
-    def run(self, tasks: dict[str, str]) -> dict[str, tuple[bool, str, float]]:
-        """Execute ``{name: code}``; a worker that outlives the limit by 10 s is killed."""
+    def run(self, tasks: dict[str, str], done=None) -> dict[str, tuple[bool, str, float]]:
+        """Execute ``{name: code}`` (``done(name, result)`` as each finishes); a worker that outlives the
+        limit by 10 s is killed."""
         limit = time_limit()
-        pending = {name: self.pool.apply_async(execute, (code, name, limit)) for name, code in tasks.items()}
+        pending = {
+            name: self.pool.apply_async(
+                execute, (code, name, limit), callback=(lambda result, name=name: done(name, result)) if done else None
+            )
+            for name, code in tasks.items()
+        }
         results = {}
         for name, result in pending.items():
             try:
@@ -178,12 +184,38 @@ class StageReport:
     failures: list[str] = field(default_factory=list)
 
 
+RUNNING = ".stage-running"  # in the store while a stage runs: a build that misses waits for the stage
+
+
+def stage_running(store: Path) -> bool:
+    """Whether a stage (the process named in the marker) is still running for this store."""
+    try:
+        os.kill(int((store / RUNNING).read_text(encoding="utf-8")), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def run_stage(root: Path = ROOT, store: Path | None = None, jobs: int | None = None) -> StageReport:
-    """Execute every snippet the pages under ``root/docs`` include and the store lacks, in parallel."""
+    """Execute every snippet the pages under ``root/docs`` include and the store lacks, in parallel.
+
+    Snippets run in the order of ``site_map.yml``, the order MkDocs renders the pages in, and each result
+    is stored as soon as it is ready, so builds started alongside the stage can read it.
+    """
     store = store or store_dir()
     store.mkdir(parents=True, exist_ok=True)
+    (store / RUNNING).write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        return _stage(root, store, jobs)
+    finally:
+        (store / RUNNING).unlink(missing_ok=True)
+
+
+def _stage(root: Path, store: Path, jobs: int | None) -> StageReport:
     package_fingerprint = fingerprint()
     pages = included_snippets(root / "docs")
+    order = {f"snippets/{key}.py": i for i, key in enumerate(site_map(root / "site_map.yml").pages())}
+    pages = dict(sorted(pages.items(), key=lambda item: order.get(item[0], len(order))))
     report = StageReport(distinct=len(pages))
     tasks = {}
     for name in pages:
@@ -192,20 +224,28 @@ def run_stage(root: Path = ROOT, store: Path | None = None, jobs: int | None = N
             report.failures.append(f"{name} (included by {', '.join(pages[name])}) does not exist")
             continue
         code = path.read_text(encoding="utf-8")
-        if not (store / f"{key(code, package_fingerprint)}.md").is_file():
+        entry = key(code, package_fingerprint)
+        (store / f"{entry}.failed").unlink(missing_ok=True)
+        if not (store / f"{entry}.md").is_file():
             tasks[name] = code
     if tasks:
+
+        def done(name: str, result: tuple[bool, str, float]) -> None:
+            entry = key(tasks[name], package_fingerprint)
+            if result[0]:
+                write(store, entry, result[1])
+            else:  # tells a waiting build not to wait or run it again; never read as a result
+                (store / f"{entry}.failed").write_text(result[1], encoding="utf-8")
+
         pool = Pool(jobs or os.cpu_count() or 1, package_fingerprint)
         try:
-            results = pool.run(tasks)
+            results = pool.run(tasks, done)
         finally:
             pool.close()
         for name, (ok, output, seconds) in results.items():
             report.executed += 1
             report.seconds[name] = seconds
-            if ok:
-                write(store, key(tasks[name], package_fingerprint), output)
-            else:
+            if not ok:
                 report.failures.append(f"{name} failed (included by {', '.join(pages[name])}):\n{output}")
     return report
 
@@ -252,9 +292,14 @@ def run_from_store(code: str, title: str = "", **_: object) -> str:
         log.warning(f"Executed block on page '{STATE.page}' needs title=\"snippets/<section>/<slug>.py\"")
         return "!!! failure\n    This block has no snippet title.\n"
     entry = key(code, STATE.package_fingerprint or fingerprint())
-    cached = store_dir() / f"{entry}.md"
+    cached, failed = store_dir() / f"{entry}.md", store_dir() / f"{entry}.failed"
+    while not cached.is_file() and not failed.is_file() and stage_running(store_dir()):
+        time.sleep(0.02)  # the stage running beside this build will store it
     if cached.is_file():
         return cached.read_text(encoding="utf-8")
+    if failed.is_file() and stage_running(store_dir()):
+        log.warning(f"Snippet {title} failed on page '{STATE.page}':\n{failed.read_text(encoding='utf-8')}")
+        return f"!!! failure\n    Snippet {title} failed during the build; see the build log.\n"
     if STATE.pool is None:
         STATE.pool = Pool(1, STATE.package_fingerprint)
     ok, output, _seconds = STATE.pool.run({title: code})[title]
