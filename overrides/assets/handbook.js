@@ -65,7 +65,7 @@
         .then(function (all) {
           all.forEach(function (page) {
             page.fields = [
-              [1, grams(terms(page.title) + " " + page.tags.join(" ").replace(/-/g, " "))],
+              [1, grams(terms(page.title) + " " + page.keywords.join(" ") + " " + page.tags.join(" ").replace(/-/g, " "))],
               [0.5, grams(page.headings.join(" "))],
               [0.3, grams(page.text)],
             ];

@@ -127,6 +127,7 @@ def on_page_markdown(markdown, page, config, files):
             "section": page.parent.title if page.parent else "",
             "text": text or "",
             "tags": page.meta.get("tags") or [],
+            "keywords": page.meta.get("keywords") or [],
             "headings": [re.sub(r"\s*\{.*\}\s*$", "", h) for h in _SUBHEADING.findall(markdown)],
         }
     return markdown
