@@ -278,8 +278,6 @@ def built_pages(site: Path) -> list[str]:
     return pages
 
 
-
-
 def source_of(path: str, docs: Path) -> Path | None:
     """The Markdown file a built page comes from, if there is one."""
     return urls.source(docs, *urls.split_url_path(path))

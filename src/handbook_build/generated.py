@@ -93,7 +93,9 @@ def section_list(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str
     lines = []
     for s in plan.sections:
         done = sum(f"{s.slug}/{p}" in written for p in s.pages)
-        lines.append(f"1. [{s.titles[lang]}]({relative_link(here, f'{s.slug}/index.md')}) · {done} {t['pages']}")
+        lines.append(
+            f"1. [{s.titles[lang]}]({relative_link(here, f'{s.slug}/index.md')}) · {done} {t['pages']}"
+        )
     return "\n".join(lines)
 
 
