@@ -102,11 +102,9 @@ def on_page_markdown(markdown, page, config, files):
     snippets.STATE.page = f"docs/{lang}/{src}"
     if markdown.count(SCAFFOLD_MARKER) + str(page.meta.get("title", "")).count(SCAFFOLD_MARKER):
         log.warning(f"Page docs/{lang}/{src} still has {SCAFFOLD_MARKER} placeholders: see CONTRIBUTING.md")
-    docs_root = Path(config.docs_dir).parent
-    if lang == freshness.TARGET and (docs_root / freshness.SOURCE / src).is_file():
-        if freshness.status(docs_root, src) != freshness.FRESH:
-            zh_href = "../" * (page.url.count("/") + 1) + page.url  # from /en/<url> to /<url>
-            markdown = freshness.with_notice(markdown, zh_href)
+    if freshness.outdated(Path(config.docs_dir).parent, lang, src):
+        zh_href = "../" * (page.url.count("/") + 1) + page.url  # from /en/<url> to /<url>
+        markdown = freshness.with_notice(markdown, zh_href)
     markdown = references(markdown, page, config)
     markdown = generated.expand(markdown, lang, src, Path(config.docs_dir), _plan(config))
     if "source" in page.meta:  # a question page
