@@ -72,6 +72,13 @@ def front_matter(text: str) -> dict:
 
 
 @cache
+def package_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The published version of mllm_handbook (``[project] version`` in pyproject.toml)."""
+    match = re.search(r'^version = "([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
+    return match.group(1)
+
+
+@cache
 def bibliography(path: Path) -> dict[str, dict]:
     """``bibliography.yml``: key -> authors, title, venue, year and arXiv id, DOI or URL."""
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

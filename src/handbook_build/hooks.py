@@ -15,7 +15,7 @@ import html
 import logging
 from pathlib import Path
 
-from handbook_build import content, freshness, generated, incremental, redirects, search, snippets, urls
+from handbook_build import card, content, freshness, generated, incremental, redirects, search, snippets, urls
 
 log = logging.getLogger("mkdocs.handbook")
 SCAFFOLD_MARKER = "TODO(scaffold)"  # what `make new-page` leaves for the author to replace
@@ -56,6 +56,7 @@ def on_startup(command, dirty):
 
 def on_config(config):
     config.nav = navigation(_plan(config), Path(config.docs_dir), _lang(config))
+    config.extra["language_roots"] = urls.language_roots(config.site_url or "/", _lang(config))
     repository = config.extra.get("repository", "").rstrip("/")
     if repository:  # each language edits its own file
         config.edit_uri = (
@@ -107,6 +108,7 @@ def on_page_markdown(markdown, page, config, files):
         markdown = freshness.with_notice(markdown, zh_href)
     markdown = references(markdown, page, config)
     markdown = generated.expand(markdown, lang, src, Path(config.docs_dir), _plan(config))
+    markdown = generated.run_notes(markdown, lang, content.package_version(), config.extra.get("repository", ""))
     if "source" in page.meta:  # a question page
         markdown += generated.origin_note(lang, src, page.meta)
     text = content.description(page.meta, markdown)
@@ -124,6 +126,12 @@ def on_post_build(config):
     if not found:
         redirects.write(plan.redirects, site, config.site_url or "/", lang)
     search.write_pages(site, search.question_pages(Path(config.docs_dir), plan, lang))
+    if not (site / "assets/card.png").is_file():
+        card.draw(site / "assets/card.png")
+    if lang == urls.DEFAULT_LANGUAGE:  # crawlers read robots.txt at the root only
+        roots = config.extra["language_roots"].values()
+        sitemaps = "".join(f"Sitemap: {root}sitemap.xml\n" for root in roots)
+        (site / "robots.txt").write_text(f"User-agent: *\nAllow: /\n\n{sitemaps}", encoding="utf-8")
     # Under `mkdocs serve` the index is built once; rebuilding it on every save would slow the edit loop.
     if not (site / "pagefind").is_dir() or (BUILD["rendered"] and not BUILD["serve"]):
         error = search.index(site)
