@@ -19,13 +19,14 @@ SERVE_URL := http://127.0.0.1:8000/$(if $(filter en,$(SERVE_LANG)),en/,)
 LOCALE := LANG=C.UTF-8 LC_ALL=C.UTF-8
 PYTEST := $(LOCALE) $(BIN)/python -m pytest
 
-.PHONY: help venv serve build check test lint bench browser clean distclean new-page translated stale
+.PHONY: help venv serve build check test lint bench browser package clean distclean new-page translated stale
 
 help:
 	@echo "make serve      - set up .venv and preview the Chinese site at http://127.0.0.1:8000/ (LANG=en: English)"
 	@echo "make check      - the edit loop: lint, unit tests and every snippet once (about 20 s)"
 	@echo "make test       - everything CI runs: lint, every test, a strict build from an empty snippet store"
 	@echo "make build      - strict build of both languages into ./$(SITE)"
+	@echo "make package    - build the sdist and wheel, and run every snippet against the wheel in a clean venv"
 	@echo "make bench      - print build, test, size and search figures (never fails on a number)"
 	@echo "make new-page SECTION=… SLUG=…   make translated PAGE=…   make stale   make clean   make distclean"
 
@@ -67,6 +68,19 @@ check: lint
 test: $(STAMP) browser lint
 	$(PYTEST) -n 2 --dist loadgroup --cov --cov-report=term
 
+# The published package as a reader gets it: build the sdist and wheel, install the wheel into a clean venv
+# (no src/ on the path; its dependencies at the lock's versions, so torch stays 2.13.0) and run every snippet with it from an empty folder.
+PACKAGE_VENV := .cache/package-venv
+package: $(STAMP)
+	rm -rf dist $(PACKAGE_VENV)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/python -m pip install -q -c $(LOCK) dist/*.whl
+	@out=$$(mktemp -d); for f in $$(find $(CURDIR)/snippets -name '*.py' | sort); do \
+	  (cd $$out && MPLBACKEND=Agg $(CURDIR)/$(PACKAGE_VENV)/bin/python $$f >/dev/null) \
+	  || { echo "package: $$f fails with the installed wheel"; exit 1; }; done; \
+	echo "package: every snippet runs with dist/$$(cd dist && ls *.whl)"
+
 bench: $(STAMP) browser
 	$(LOCALE) $(BIN)/python scripts/bench.py
 
@@ -80,7 +94,7 @@ stale: $(STAMP)
 	$(BIN)/python scripts/translations.py --report
 
 clean:
-	rm -rf $(SITE) .cache artifacts .pytest_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(SITE) dist build .cache artifacts .pytest_cache .ruff_cache .coverage .coverage.* htmlcov
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
 distclean: clean

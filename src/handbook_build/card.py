@@ -24,11 +24,23 @@ def draw(path: Path) -> None:
         ax = figure.add_axes((0, 0, 1, 1), xlim=(0, 120), ylim=(0, 63))
         ax.axis("off")
         ax.text(8, 48, "MLLM Interview Handbook", color="white", fontsize=46, weight="bold")
-        ax.text(8, 40, "Multimodal LLM interview questions, answered in Chinese and English", color=LIGHT, fontsize=20)
-        ax.text(8, 34, "Every formula backed by PyTorch code that runs and is tested", color=LIGHT, fontsize=20)
+        ax.text(
+            8,
+            40,
+            "Multimodal LLM interview questions, answered in Chinese and English",
+            color=LIGHT,
+            fontsize=20,
+        )
+        ax.text(
+            8, 34, "Every formula backed by PyTorch code that runs and is tested", color=LIGHT, fontsize=20
+        )
         for i in range(2):  # an image as 2 x 2 patches ...
             for j in range(2):
-                ax.add_patch(Rectangle((8 + 5.2 * j, 9 + 5.2 * i), 5, 5, color=ACCENT, alpha=0.55 + 0.3 * ((i + j) % 2)))
+                ax.add_patch(
+                    Rectangle(
+                        (8 + 5.2 * j, 9 + 5.2 * i), 5, 5, color=ACCENT, alpha=0.55 + 0.3 * ((i + j) % 2)
+                    )
+                )
         ax.annotate("", (30, 14), (22, 14), arrowprops={"arrowstyle": "->", "color": "white", "lw": 2})
         for k in range(12):  # ... become four tokens in the same sequence as the text
             color = ACCENT if k < 4 else LIGHT

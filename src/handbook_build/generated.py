@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from handbook_build import content
+from handbook_build import content, glossary
 
 LABELS = {
     "zh": {
@@ -28,6 +28,7 @@ LABELS = {
         "pages": "页",
         "sep": "、",
         "end": "。",
+        "cited": "引用于：",
     },
     "en": {
         "id": "ID",
@@ -41,6 +42,7 @@ LABELS = {
         "pages": "pages",
         "sep": ", ",
         "end": ".",
+        "cited": "Cited in: ",
     },
 }
 _PLACEHOLDER = re.compile(r"<!--\s*handbook:([a-z-]+)\s*-->")
@@ -150,10 +152,12 @@ def origin_note(lang: str, here: str, meta: dict) -> str:
 
 
 RUN = {
-    "zh": "自己运行：`pip install \"mllm-handbook=={version}\"`，再运行上面的代码（[{name}]({url})）。",
-    "en": "Run it yourself: `pip install \"mllm-handbook=={version}\"`, then run the code above ([{name}]({url})).",
+    "zh": '自己运行：`pip install "mllm-handbook=={version}"`，再运行上面的代码（[{name}]({url})）。',
+    "en": 'Run it yourself: `pip install "mllm-handbook=={version}"`, then run the code above ([{name}]({url})).',
 }
-_EXEC_FENCE = re.compile(r'^```python exec="on"[^\n]*title="(snippets/[^"]+)"[^\n]*\n(?:.*\n)*?```[ \t]*$', re.M)
+_EXEC_FENCE = re.compile(
+    r'^```python exec="on"[^\n]*title="(snippets/[^"]+)"[^\n]*\n(?:.*\n)*?```[ \t]*$', re.M
+)
 
 
 def run_notes(markdown: str, lang: str, version: str, repository: str) -> str:
@@ -167,11 +171,65 @@ def run_notes(markdown: str, lang: str, version: str, repository: str) -> str:
     return _EXEC_FENCE.sub(note, markdown)
 
 
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def glossary_page(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """Every term of ``glossary.yml`` under the section of the page that explains it, sorted by English."""
+    other = "en" if lang == "zh" else "zh"
+    written = content.written_pages(docs, plan)
+    blocks = []
+    for section in plan.sections:
+        terms = [t for t in glossary.terms() if t["page"].split("/")[0] == section.slug]
+        if not terms:
+            continue
+        rows = [glossary.HEADERS[lang], "|---|---|---|---|---|"]
+        for t in sorted(terms, key=lambda t: t["en"].lower()):
+            page = f"[{written[t['page']]['title']}]({relative_link(here, t['page'] + '.md')})"
+            name = f'<span id="{glossary.slug(t)}"></span>**{_cell(t[lang])}**'
+            cells = [name, _cell(t[other]), _cell(t.get("abbr") or ""), _cell(t["def"][lang]), page]
+            rows.append("| " + " | ".join(cells) + " |")
+        table = "\n".join(rows)
+        blocks.append(f"## {section.titles[lang]} {{ #{section.slug} }}\n\n{_unmarked(table)}")
+    return "\n\n".join(blocks)
+
+
+def reading_list(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
+    """Every cited work once, under the section that first cites it, with the pages that cite it."""
+    written = content.written_pages(docs, plan)
+    bibliography = content.bibliography(content.ROOT / "bibliography.yml")
+    citing: dict[str, list[str]] = {}
+    for key, meta in written.items():  # site order
+        for ref in meta.get("references") or []:
+            citing.setdefault(ref, []).append(key)
+    blocks = []
+    for section in plan.sections:
+        refs = [ref for ref, pages in citing.items() if pages[0].split("/")[0] == section.slug]
+        if not refs:
+            continue
+        items = []
+        for ref in sorted(refs, key=lambda r: (bibliography[r]["year"], r)):
+            pages = LABELS[lang]["sep"].join(
+                f"[{written[p]['title']}]({relative_link(here, p + '.md')})" for p in citing[ref]
+            )
+            items.append(f"- {cite(bibliography[ref])}  \n  {LABELS[lang]['cited']}{pages}")
+        blocks.append(f"## {section.titles[lang]} {{ #{section.slug} }}\n\n{_unmarked(chr(10).join(items))}")
+    return "\n\n".join(blocks)
+
+
+def _unmarked(markdown: str) -> str:
+    """Generated lists get no glossary tooltips: they are the glossary and the references themselves."""
+    return f'<div class="handbook-glossary" markdown>\n\n{markdown}\n\n</div>'
+
+
 GENERATORS = {
     "source-index": source_index,
     "section-pages": section_pages,
     "sections": section_list,
     "api-reference": api_reference,
+    "glossary": glossary_page,
+    "reading-list": reading_list,
 }
 
 

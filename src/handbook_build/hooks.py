@@ -43,7 +43,8 @@ def navigation(plan: content.SiteMap, docs: Path, lang: str) -> list:
         nav.append(
             {section.titles[lang]: [f"{section.slug}/index.md", *(f"{section.slug}/{p}.md" for p in written)]}
         )
-    nav += [name for name in ("source-questions.md", "reference.md") if (docs / name).is_file()]
+    indexes = ("glossary.md", "reading-list.md", "source-questions.md", "reference.md")
+    nav += [name for name in indexes if (docs / name).is_file()]
     return nav
 
 
@@ -57,6 +58,9 @@ def on_startup(command, dirty):
 def on_config(config):
     config.nav = navigation(_plan(config), Path(config.docs_dir), _lang(config))
     config.extra["language_roots"] = urls.language_roots(config.site_url or "/", _lang(config))
+    # INHERIT replaces the markdown_extensions list instead of merging it, so the English config cannot
+    # set the glossary's language; each build sets it from its theme.language.
+    config.mdx_configs.setdefault("handbook_build.glossary", {})["lang"] = _lang(config)
     repository = config.extra.get("repository", "").rstrip("/")
     if repository:  # each language edits its own file
         config.edit_uri = (
@@ -108,7 +112,9 @@ def on_page_markdown(markdown, page, config, files):
         markdown = freshness.with_notice(markdown, zh_href)
     markdown = references(markdown, page, config)
     markdown = generated.expand(markdown, lang, src, Path(config.docs_dir), _plan(config))
-    markdown = generated.run_notes(markdown, lang, content.package_version(), config.extra.get("repository", ""))
+    markdown = generated.run_notes(
+        markdown, lang, content.package_version(), config.extra.get("repository", "")
+    )
     if "source" in page.meta:  # a question page
         markdown += generated.origin_note(lang, src, page.meta)
     text = content.description(page.meta, markdown)

@@ -13,7 +13,9 @@ from tests.conftest import ROOT
 WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
 FORMS = sorted(p for p in (ROOT / ".github/ISSUE_TEMPLATE").glob("*.yml") if p.name != "config.yml")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-DEPLOY_WRITES = {"pages", "id-token"}
+# The only jobs that may write: they run no project code, only pinned actions, in a protected environment.
+WRITERS = {"github-pages": {"pages", "id-token"}, "pypi": {"id-token"}}
+CPU_TORCH = "https://download.pytorch.org/whl/cpu"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -34,12 +36,13 @@ def steps(workflow: dict):
             yield name, step
 
 
-def is_deploy_job(job: dict) -> bool:
-    return any(str(step.get("uses", "")).startswith("actions/deploy-pages@") for step in job.get("steps", []))
+def environment(job: dict) -> str | None:
+    env = job.get("environment")
+    return env.get("name") if isinstance(env, dict) else env
 
 
 def test_there_are_workflows():
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "pages.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "pages.yml", "release.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -53,8 +56,9 @@ def test_every_job_has_explicit_least_privilege_permissions(path):
         assert isinstance(permissions, dict), f"{path.name}/{name}: permissions must list each scope"
         writes = {scope for scope, level in permissions.items() if level == "write"}
         if writes:
-            assert is_deploy_job(job), f"{path.name}/{name}: only the Pages deploy job may write ({writes})"
-            assert writes <= DEPLOY_WRITES, f"{path.name}/{name}: deploy needs only {DEPLOY_WRITES}"
+            allowed = WRITERS.get(environment(job), set())
+            assert writes <= allowed, f"{path.name}/{name}: {writes} outside a protected deploy environment"
+            assert not [s for s in job["steps"] if "run" in s], f"{path.name}/{name} writes: run no code"
         assert set(permissions.values()) <= {"read", "write", "none"}
 
 
@@ -129,3 +133,30 @@ def test_pull_request_template_has_the_checks_ci_cannot_make():
     for item in ("primary source", "both languages", "make translated", "make test"):
         assert item in text, item
     assert text.count("- [ ]") >= 4
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_that_install_torch_use_the_cpu_build(path):
+    text = path.read_text(encoding="utf-8")
+    if "make " in text or ".ci/run" in text:
+        assert f"PIP_EXTRA_INDEX_URL: {CPU_TORCH}" in text, f"{path.name}: the default torch wheel is GBs"
+
+
+def test_ci_builds_and_test_installs_the_package():
+    runs = [str(step.get("run", "")) for _, step in steps(load(ROOT / ".github/workflows/ci.yml"))]
+    assert "make package" in runs
+    recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\npackage:")[1].split("\n\n")[0]
+    assert "-m build" in recipe and "-m venv" in recipe and "pip install" in recipe and "snippets" in recipe
+
+
+def test_release_publishes_tags_with_trusted_publishing_from_a_protected_environment():
+    workflow = load(ROOT / ".github/workflows/release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}} and workflow["permissions"] == {}
+    build, publish = workflow["jobs"]["build"], workflow["jobs"]["publish"]
+    assert build["permissions"] == {"contents": "read"}
+    assert any("make package" in str(step.get("run")) for step in build["steps"])
+    assert publish["needs"] == "build" and environment(publish) == "pypi"
+    assert publish["permissions"] == {"id-token": "write"}
+    uses = [str(step.get("uses")).split("@")[0] for step in publish["steps"]]
+    assert uses == ["actions/download-artifact", "pypa/gh-action-pypi-publish"]
+    assert not any("password" in step.get("with", {}) for step in publish["steps"]), "no API token"
