@@ -19,7 +19,7 @@ SERVE_URL := http://127.0.0.1:8000/$(if $(filter en,$(SERVE_LANG)),en/,)
 LOCALE := LANG=C.UTF-8 LC_ALL=C.UTF-8
 PYTEST := $(LOCALE) $(BIN)/python -m pytest
 
-.PHONY: help venv serve build check test lint bench browser package clean distclean new-page translated stale
+.PHONY: help venv serve build pdf check test lint bench browser package clean distclean new-page translated stale
 
 help:
 	@echo "make serve      - set up .venv and preview the Chinese site at http://127.0.0.1:8000/ (LANG=en: English)"
@@ -27,6 +27,7 @@ help:
 	@echo "make test       - everything CI runs: lint, every test, a strict build from an empty snippet store"
 	@echo "make build      - strict build of both languages into ./$(SITE)"
 	@echo "make package    - build the sdist and wheel, and run every snippet against the wheel in a clean venv"
+	@echo "make pdf        - make build, then the handbook as one PDF per language (in ./$(SITE) and ./$(SITE)/en)"
 	@echo "make bench      - print build, test, size and search figures (never fails on a number)"
 	@echo "make new-page SECTION=… SLUG=…   make translated PAGE=…   make stale   make clean   make distclean"
 
@@ -55,6 +56,11 @@ serve: $(STAMP)
 
 build: $(STAMP)
 	$(LOCALE) $(BIN)/python -m handbook_build --site-dir $(SITE)
+
+# Chromium prints each language's pages into $(SITE)/mllm-handbook-zh.pdf and $(SITE)/en/mllm-handbook-en.pdf,
+# which the home pages link; the Pages workflow runs the same script after its build.
+pdf: build browser
+	$(LOCALE) $(BIN)/python scripts/pdf.py $(SITE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

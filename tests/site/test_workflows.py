@@ -108,6 +108,16 @@ def test_pages_deploys_only_from_main_with_the_official_actions():
     assert deploy["environment"]["name"] == "github-pages" and deploy["needs"] == "build"
 
 
+def test_pages_prints_the_pdfs_after_the_build_into_the_artifact():
+    workflow = load(ROOT / ".github/workflows/pages.yml")
+    runs = [str(step.get("run", "")) + str(step.get("uses", "")) for step in workflow["jobs"]["build"]["steps"]]
+    build = next(i for i, run in enumerate(runs) if "make build" in run)
+    printing = next(i for i, run in enumerate(runs) if "scripts/pdf.py site" in run)
+    upload = next(i for i, run in enumerate(runs) if "upload-pages-artifact" in run)
+    assert build < printing < upload
+    assert any("apt-get install" in run and "chromium" in run for run in runs[build:printing])
+
+
 def test_issue_forms_are_bilingual_and_the_wrong_answer_form_requires_the_evidence():
     names = {p.stem for p in FORMS}
     assert names == {"wrong-answer", "translation", "suggest-question"}
