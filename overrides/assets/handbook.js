@@ -48,7 +48,7 @@
     ? /什么是|是什么|为什么|为何|怎么样|怎么|怎样|如何|有哪些|哪些|有什么|什么|区别|原理|介绍一下|介绍|一下|吗|呢|吧|的|了|和|与|跟|及|是|[？?，,。！!、]/g
     : /\b(?:what|whats|is|are|the|a|an|how|why|does|do|vs|versus|between|difference|differences|explain|of|in|and|or|to|for)\b|[?,!]/gi;
   var TITLE_WEIGHT = 1;
-  var TEXT_WEIGHT = window.__textWeight === undefined ? 0.6 : window.__textWeight;
+  var TEXT_WEIGHT = 0.5;
   var SHOWN = 8;
   var engine = null;
   var pending = 0;
@@ -65,7 +65,7 @@
         .then(function (all) {
           all.forEach(function (page) {
             page.fields = [
-              [1, grams(terms(page.title) + " " + page.keywords.join(" ") + " " + page.tags.join(" ").replace(/-/g, " "))],
+              [1, grams(terms(page.title) + " " + page.keywords.join(" ") + " " + page.aliases.join(" ") + " " + page.tags.join(" ").replace(/-/g, " "))],
               [0.5, grams(page.headings.join(" "))],
               [0.3, grams(page.text)],
             ];
@@ -88,73 +88,117 @@
     return query.replace(PARTICLES, " ").replace(/\s+/g, " ").trim();
   }
 
-  // Chinese runs as overlapping character pairs (a lone character as itself); other words lowercased.
+  // Chinese runs as overlapping character pairs (a lone character as itself); other words lowercased
+  // and without a plural or agent ending ("tokenizer" and "tokenization" are both "tokeniz"; "decoder"
+  // and "decoders" are "decod", but "decoding" keeps its -ing, which would make it "decoder").
+  var ENDING = /(?:ations|ation|ers|er|es|s)$/;
+  function stem(word) {
+    var short = word.replace(ENDING, "");
+    return short.length >= 4 && short !== word ? short : word;
+  }
+
   function grams(text) {
     var out = [];
-    (text.toLowerCase().match(/[\u3400-\u9fff]+|[a-z0-9][a-z0-9+.-]*/g) || []).forEach(function (run) {
-      if (!/[\u3400-\u9fff]/.test(run) || run.length === 1) { out.push(run.replace(/[.-]+$/, "")); return; }
+    (text.toLowerCase().match(/[\u3400-\u9fff]+|[a-z0-9][a-z0-9+._-]*/g) || []).forEach(function (run) {
+      if (!/[\u3400-\u9fff]/.test(run) || run.length === 1) { out.push(stem(run.replace(/[._-]+$/, ""))); return; }
       for (var i = 0; i + 1 < run.length; i++) out.push(run.slice(i, i + 2));
     });
     return out;
   }
 
+  // English words match on a shared prefix ("loss", "losses") or one typo ("layernrom", "chinchila").
   function sameWord(a, b) {
     if (a === b) return true;
     var short = a.length < b.length ? a : b;
-    return short.length >= 4 && /^[a-z]/.test(short) && (a.indexOf(b) === 0 || b.indexOf(a) === 0);
+    if (short.length < 4 || !/^[a-z]/.test(short)) return false;
+    return a.indexOf(b) === 0 || b.indexOf(a) === 0 || (short.length >= 5 && oneEdit(a, b));
+  }
+
+  // One letter missing, added or changed, or two neighbours swapped.
+  function oneEdit(a, b) {
+    if (Math.abs(a.length - b.length) > 1) return false;
+    var i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    function same(x, y) { return a.slice(x) === b.slice(y); }
+    return same(i + 1, i + 1) || same(i + 1, i) || same(i, i + 1) ||
+      (a[i] === b[i + 1] && a[i + 1] === b[i] && same(i + 2, i + 2));
   }
 
   function has(list, g) { return list.some(function (t) { return sameWord(g, t); }); }
 
   // How well the page's question answers the query: each query gram counts with the weight of the best
-  // field that has it (title and tags, then headings, then the first sentence), plus a little for the
+  // field that has it (title and keywords, then headings, then the first sentence) and with its rarity
+  // across pages (words every page has, like "多模态" or "model", count little), plus a little for the
   // share of the title the query covers, so "什么是多模态" prefers the short question that is just that.
-  function titleScore(query, page) {
-    if (!query.length) return 0;
-    var found = 0;
-    query.forEach(function (g) {
+  function titleScore(query, page, rarity) {
+    var found = 0, total = 0;
+    query.forEach(function (g, k) {
+      total += rarity[k];
       for (var i = 0; i < page.fields.length; i++) {
-        if (has(page.fields[i][1], g)) { found += page.fields[i][0]; break; }
+        if (has(page.fields[i][1], g)) { found += rarity[k] * page.fields[i][0]; break; }
       }
     });
+    if (!total) return 0;
     var covered = page.titleGrams.filter(function (t) { return has(query, t); }).length;
-    return found / query.length + 0.2 * covered / Math.max(page.titleGrams.length, 1);
+    return found / total + 0.2 * covered / Math.max(page.titleGrams.length, 1);
   }
 
-  // Pagefind's full-text results: every word, or else any word (their scores summed per page).
-  function fullText(pagefind, query) {
-    return pagefind.search(query).then(function (all) {
-      var words = query.split(" ");
-      if (all.results.length || words.length < 2) return all.results;
-      return Promise.all(words.map(function (w) { return pagefind.search(w); })).then(function (each) {
-        var byId = {};
-        each.forEach(function (found) {
-          found.results.forEach(function (r) {
-            byId[r.id] = byId[r.id] ? { id: r.id, score: byId[r.id].score + r.score, data: r.data } : r;
-          });
+  // log(1 + N / df) for each query gram; 0 for a gram no page has (a pair straddling two words).
+  function rarities(query, pages) {
+    return query.map(function (g) {
+      var df = pages.filter(function (page) { return page.fields.some(function (f) { return has(f[1], g); }); }).length;
+      return df ? Math.log(1 + pages.length / df) : 0;
+    });
+  }
+
+  var segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter(zh ? "zh" : "en", { granularity: "word" }) : null;
+
+  function words(query) {
+    var all = segmenter
+      ? Array.from(segmenter.segment(query)).filter(function (s) { return s.isWordLike; }).map(function (s) { return s.segment; })
+      : query.split(" ");
+    return all.filter(function (w, i) { return all.indexOf(w) === i; });
+  }
+
+  // Pagefind's full text, 0..1 per page: half for having every word, half shared by the words by their
+  // rarity, each word's scores scaled to its best page ("DPO" outweighs "损失", found on 42 pages).
+  function fullText(pagefind, query, count) {
+    var each = words(query);
+    var queries = each.length > 1 ? [query].concat(each) : [query];
+    return Promise.all(queries.map(function (q) { return pagefind.search(q); })).then(function (found) {
+      var byId = {};
+      var rare = found.map(function (f) { return Math.log(1 + count / Math.max(f.results.length, 1)); });
+      var sum = rare.slice(1).reduce(function (a, b) { return a + b; }, 0) || 1;
+      found.forEach(function (f, k) {
+        var best = f.results.length ? f.results[0].score : 1;
+        var weight = queries.length === 1 ? 1 : k === 0 ? 0.5 : 0.5 * rare[k] / sum;
+        f.results.forEach(function (r) {
+          var entry = byId[r.id] || (byId[r.id] = { data: r.data, score: 0 });
+          entry.score += weight * r.score / best;
         });
-        return Object.keys(byId).map(function (id) { return byId[id]; })
-          .sort(function (a, b) { return b.score - a.score; });
       });
+      return Object.keys(byId).map(function (id) { return byId[id]; })
+        .sort(function (a, b) { return b.score - a.score; });
     });
   }
 
+  // Every page the question matches, and the full text's best pages, by the weighted sum of both.
   function rank(pages, query, results) {
-    var top = results.length ? results[0].score : 1;
     var byUrl = {};
+    var q = grams(query);
+    var rarity = rarities(q, pages);
     pages.forEach(function (page) {
-      var t = titleScore(grams(query), page);
-      if (t >= 0.5) byUrl[page.url] = { page: page, score: TITLE_WEIGHT * t };
+      var t = titleScore(q, page, rarity);
+      if (t > 0) byUrl[page.url] = { page: page, score: TITLE_WEIGHT * t };
     });
-    return Promise.all(results.slice(0, SHOWN + 2).map(function (r) { return r.data(); })).then(function (found) {
+    return Promise.all(results.slice(0, SHOWN + 4).map(function (r) { return r.data(); })).then(function (found) {
       found.forEach(function (data, i) {
         var url = data.url.slice(root.length);
         var page = pages.filter(function (p) { return p.url === url; })[0];
         if (!page) return;
-        var entry = byUrl[url] || { page: page, score: TITLE_WEIGHT * titleScore(grams(query), page) };
-        entry.score += TEXT_WEIGHT * results[i].score / top;
+        var entry = byUrl[url] || (byUrl[url] = { page: page, score: 0 });
+        entry.score += TEXT_WEIGHT * results[i].score;
         entry.excerpt = data.excerpt;
-        byUrl[url] = entry;
       });
       return Object.keys(byUrl).map(function (url) { return byUrl[url]; })
         .sort(function (a, b) { return b.score - a.score; }).slice(0, SHOWN);
@@ -199,7 +243,7 @@
     var ticket = ++pending;
     if (!query) { render([], ""); status.textContent = ""; dialog.dataset.answered = typed; return; }
     load().then(function (loaded) {
-      return fullText(loaded[0], query).then(function (results) { return rank(loaded[1], query, results); });
+      return fullText(loaded[0], query, loaded[1].length).then(function (results) { return rank(loaded[1], query, results); });
     }).then(function (entries) {
       if (ticket !== pending) return;
       render(entries, query);

@@ -14,6 +14,7 @@ code, links, headings, math and the generated lists are never touched.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from xml.etree import ElementTree
@@ -55,24 +56,44 @@ def tooltip(term: dict, lang: str) -> str:
 
 
 def pattern(term: dict, lang: str) -> str:
-    """What counts as a use: the term in the page's language, or its abbreviation, as a whole word."""
+    """What counts as a use: the term in the page's language, or its abbreviation, as a whole word.
+
+    A one-character Chinese term (键, 值) is left to its abbreviation: it occurs inside too many words.
+    """
     names = [spoken(term[lang]), *([term["abbr"]] if term.get("abbr") else [])]
     alternatives = []
     for name in sorted(set(names), key=len, reverse=True):
         word = re.escape(name)
         if re.search(r"[\u3400-\u9fff]", name):
-            alternatives.append(word)
+            if len(name) > 1:
+                alternatives.append(word)
         else:
             flags = "(?i:" + word + ")" if name != term.get("abbr") else word
             alternatives.append(rf"(?<![A-Za-z0-9_-]){flags}(?:e?s)?(?![A-Za-z0-9_-])")
     return "|".join(alternatives)
 
 
-def matcher(lang: str, path: Path = GLOSSARY) -> tuple[re.Pattern[str], list[dict]]:
-    """One regex over every term, longest names first, so "自注意力" wins over "注意力"."""
-    entries = sorted(terms(path), key=lambda t: -max(len(spoken(t[lang])), len(t.get("abbr") or "")))
+def aliases(text: str, lang: str, path: Path = GLOSSARY) -> list[str]:
+    """The other names (other language, abbreviation) of the terms ``text`` uses: "MLLM" gives
+    "多模态大模型", so the search finds a page by whichever name the reader types."""
+    regex, entries = matcher(lang, path)
+    found = {int(m.lastgroup[1:]) for m in regex.finditer(text)}
+    names = [spoken(entries[i][key]) for i in sorted(found) for key in ("zh", "en")]
+    names += [entries[i]["abbr"] for i in sorted(found) if entries[i].get("abbr")]
+    return sorted({n for n in names if n.lower() not in text.lower()})
+
+
+@functools.cache
+def _matcher(lang: str, path: Path, mtime_ns: int) -> tuple[re.Pattern[str], list[dict]]:
+    entries = [t for t in terms(path) if pattern(t, lang)]
+    entries.sort(key=lambda t: -max(len(spoken(t[lang])), len(t.get("abbr") or "")))
     groups = "|".join(f"(?P<t{i}>{pattern(t, lang)})" for i, t in enumerate(entries))
     return re.compile(groups), entries
+
+
+def matcher(lang: str, path: Path = GLOSSARY) -> tuple[re.Pattern[str], list[dict]]:
+    """One regex over every term, longest names first, so "自注意力" wins over "注意力"."""
+    return _matcher(lang, path, path.stat().st_mtime_ns)
 
 
 class FirstUse(Treeprocessor):

@@ -1,7 +1,8 @@
 """The search box's data, written after each language's build.
 
 * ``search/pages.json``: every question page's question, section, keywords, tags, sub-headings and first
-  sentence, read from the sources. The search box ranks pages by how well their question matches the query.
+  sentence, read from the sources, and the glossary's other names for the terms its question and keywords
+  use (``aliases``). The search box ranks pages by how well their question matches the query.
 * ``pagefind/``: Pagefind's full-text index of the question pages (``overrides/main.html`` marks their
   article ``data-pagefind-body``), in chunks the page loads only when the reader searches. Pagefind reads the
   language from ``<html lang>`` and segments Chinese itself.
@@ -15,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from handbook_build import content
+from handbook_build import content, glossary
 
 #: What the full-text index leaves out of a question page: code, figures, formulas, permalinks, the
 #: generated origin line and reference list, and the "translation may be out of date" notice.
@@ -33,12 +34,14 @@ def question_pages(docs: Path, plan: content.SiteMap, lang: str) -> list[dict]:
                 continue
             text = path.read_text(encoding="utf-8")
             meta = content.front_matter(text)
+            named = " ".join(map(str, [meta.get("title", slug), *(meta.get("keywords") or [])]))
             pages.append(
                 {
                     "url": f"{section.slug}/{slug}/",
                     "title": meta.get("title", slug),
                     "section": section.titles[lang],
                     "keywords": meta.get("keywords") or [],
+                    "aliases": glossary.aliases(named, lang),
                     "tags": meta.get("tags") or [],
                     "headings": _HEADING.findall(content.FRONT_MATTER.sub("", text)),
                     "text": content.description(meta, text) or "",
