@@ -379,7 +379,19 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return super().translate_path("/" + path[len(self.prefix) :])
 
     def do_GET(self):
-        """Like GitHub Pages, send text assets gzip-compressed to clients that accept it (when enabled)."""
+        """Like GitHub Pages: the site's root 404.html for a missing path, and (when enabled) text assets
+        gzip-compressed to clients that accept it."""
+        target = Path(self.translate_path(self.path))
+        missing = not (target.is_file() or (target / "index.html").is_file())
+        not_found = Path(self.directory) / "404.html"
+        if missing and not_found.is_file() and urlsplit(self.path).path.startswith(self.prefix):
+            body = not_found.read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
         if self.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
             target = Path(self.translate_path(self.path))
             if target.is_dir() and urlsplit(self.path).path.endswith("/"):
@@ -450,8 +462,34 @@ _PAGE_FACTS = """() => {
     arithmatex: document.querySelectorAll(".arithmatex").length,
     scrollWidth: document.documentElement.scrollWidth,
     width: document.documentElement.clientWidth,
+    clipped: clippedFormulas(),
   };
+
+  // A formula is clipped when a box that hides overflow cuts it; a box that scrolls is fine.
+  function clippedFormulas() {
+    const viewport = document.documentElement.clientWidth;
+    const cut = (m) => {
+      const r = m.getBoundingClientRect();
+      for (let el = m.parentElement; el && el !== document.body; el = el.parentElement) {
+        const overflow = getComputedStyle(el).overflowX;
+        if (overflow === "auto" || overflow === "scroll") return false;
+        if (overflow === "hidden" || overflow === "clip") {
+          const b = el.getBoundingClientRect();
+          if (r.right > b.right + 1 || r.left < b.left - 1) return true;
+        }
+      }
+      return r.right > viewport + 1;
+    };
+    return [...document.querySelectorAll("article math")].filter(cut)
+      .map((m) => (m.querySelector("annotation") || m).textContent.trim().slice(0, 40));
+  }
 }"""
+# Executed code (a block titled with its snippet file) that scrolls sideways.
+_WIDE_CODE = """() => [...document.querySelectorAll("article .highlight")]
+  .filter((h) => h.querySelector(":scope > .filename") && h.querySelector("pre"))
+  .filter((h) => { const pre = h.querySelector("pre"); return pre.scrollWidth > pre.clientWidth + 1; })
+  .map((h) => h.querySelector(".filename").textContent)"""
+DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 _RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\[A-Za-z]{2,}\b|\$[^$\s][^$]*[\\^_{}][^$]*\$")
 
 
@@ -517,6 +555,10 @@ def _problems(url: str, recorder: Recorder, facts: dict, expect_math: bool) -> l
     raw = sorted({m.group(0)[:40] for m in _RAW_TEX.finditer(facts["text"])})
     if raw:
         problems.append(f"raw TeX in the visible text: {raw}")
+    if facts.get("clipped"):
+        problems.append(f"formula(s) clipped at {facts['width']} px: {facts['clipped'][:3]}")
+    if facts.get("wide_code"):
+        problems.append(f"executed code scrolls sideways at 1280 px: {facts['wide_code']}")
     if facts["scrollWidth"] > facts["width"] + 1:
         problems.append(
             f"horizontal scroll: content is {facts['scrollWidth']} px wide in a {facts['width']} px viewport"
@@ -530,12 +572,14 @@ def audit_pages(
     expect_math: dict[str, bool] | None = None,
     tabs: int = 4,
     timeout: float = 30_000,
+    desktop_code: bool = False,
 ) -> dict[str, list[str]]:
     """Load every URL and return, for each, every problem a reader would hit.
 
     No console errors, no failed requests, no request to any host but the server's, math rendered as
-    MathML (present when ``expect_math[url]``) with no raw TeX in the visible text, and no horizontal
-    scroll. ``tabs`` pages load at once, so their network-idle waits overlap.
+    MathML (present when ``expect_math[url]``) with no raw TeX in the visible text, no formula clipped,
+    and no horizontal scroll. With ``desktop_code``, the page is also laid out at 1280 px, where no
+    executed code block may scroll sideways. ``tabs`` pages load at once, so their waits overlap.
     """
     expect_math = expect_math or {}
     pages = [context.new_page() for _ in range(max(1, min(tabs, len(urls))))]
@@ -559,6 +603,11 @@ def audit_pages(
                     with contextlib.suppress(Exception):  # a page that keeps polling shows in its requests
                         page.wait_for_load_state("networkidle", timeout=timeout / 3)
                     facts = page.evaluate(_PAGE_FACTS)
+                    if desktop_code:  # the same page at desktop width: code must fit the column
+                        phone = page.viewport_size
+                        page.set_viewport_size(DESKTOP_VIEWPORT)
+                        facts["wide_code"] = page.evaluate(_WIDE_CODE)
+                        page.set_viewport_size(phone)
                 except Exception as error:
                     recorder.failed.append(f"{url} (load: {error})")
                 finally:
@@ -608,6 +657,34 @@ def search(page, lang_root: str, query: str, timeout: float = 15_000) -> list[st
     )
     hrefs = page.eval_on_selector_all(_RESULTS, "links => links.map(a => a.href)")
     return [href.split("#")[0].split("?")[0] for href in hrefs]
+
+
+def search_all(page, lang_root: str, queries: list[str], timeout: float = 120_000) -> dict[str, list[str]]:
+    """Every query through the search dialog on ``lang_root``, in one round trip: query -> result URLs.
+
+    Each query is committed (a ``change`` event, as Enter or leaving the box does), so the table runs
+    without the typing debounce; the results are read once the dialog says it answered that query.
+    """
+    if page.url.split("#")[0].split("?")[0] != lang_root:
+        page.goto(lang_root, wait_until="load", timeout=timeout)
+    page.keyboard.press("/")
+    page.locator("dialog.handbook-search input").wait_for(state="visible", timeout=timeout)
+    found = page.evaluate(
+        """async (queries) => {
+          const dialog = document.querySelector("dialog.handbook-search");
+          const input = dialog.querySelector("input");
+          const out = {};
+          for (const q of queries) {
+            input.value = q;
+            input.dispatchEvent(new Event("change"));
+            while (dialog.dataset.answered !== q) await new Promise((r) => setTimeout(r, 5));
+            out[q] = [...dialog.querySelectorAll(".handbook-search__results a")].map((a) => a.href);
+          }
+          return out;
+        }""",
+        queries,
+    )
+    return {q: [href.split("#")[0].split("?")[0] for href in hrefs] for q, hrefs in found.items()}
 
 
 def judge_search(results: list[str], lang_root: str, expected: str, other_roots: list[str]) -> list[str]:

@@ -46,7 +46,7 @@
   // Question words and particles: Pagefind looks for every word, and these would empty the results.
   var PARTICLES = zh
     ? /什么是|是什么|为什么|为何|怎么样|怎么|怎样|如何|有哪些|哪些|有什么|什么|区别|原理|介绍一下|介绍|一下|吗|呢|吧|的|了|和|与|跟|及|是|[？?，,。！!、]/g
-    : /\b(?:what|whats|is|are|the|a|an|how|why|does|do|vs|versus|between|difference|differences|explain|of|in|and|or|to|for)\b|[?,!]/gi;
+    : /\b(?:what|whats|is|are|be|can|it|its|the|a|an|how|why|when|which|does|do|vs|versus|between|difference|differences|explain|of|in|on|by|with|and|or|to|for)\b|[?,!]/gi;
   var TITLE_WEIGHT = 1;
   var TEXT_WEIGHT = 0.5;
   var SHOWN = 8;
@@ -65,7 +65,7 @@
         .then(function (all) {
           all.forEach(function (page) {
             page.fields = [
-              [1, grams(terms(page.title) + " " + page.keywords.join(" ") + " " + page.aliases.join(" ") + " " + page.tags.join(" ").replace(/-/g, " "))],
+              [1, grams(terms(page.title) + " " + page.keywords.join(" ") + " " + page.aliases.join(" ") + " " + page.questions.join(" ") + " " + page.tags.join(" ").replace(/-/g, " "))],
               [0.5, grams(page.headings.join(" "))],
               [0.3, grams(page.text)],
             ];
@@ -106,12 +106,11 @@
     return out;
   }
 
-  // English words match on a shared prefix ("loss", "losses") or one typo ("layernrom", "chinchila").
-  function sameWord(a, b) {
-    if (a === b) return true;
-    var short = a.length < b.length ? a : b;
-    if (short.length < 4 || !/^[a-z]/.test(short)) return false;
-    return a.indexOf(b) === 0 || b.indexOf(a) === 0 || (short.length >= 5 && oneEdit(a, b));
+  // A query word matches a page word it starts ("transf", "transformer"), or with one typo ("layernrom").
+  function sameWord(word, pageWord) {
+    if (word === pageWord) return true;
+    if (word.length < 4 || !/^[a-z]/.test(word)) return false;
+    return pageWord.indexOf(word) === 0 || (Math.min(word.length, pageWord.length) >= 5 && oneEdit(word, pageWord));
   }
 
   // One letter missing, added or changed, or two neighbours swapped.
@@ -139,7 +138,7 @@
       }
     });
     if (!total) return 0;
-    var covered = page.titleGrams.filter(function (t) { return has(query, t); }).length;
+    var covered = page.titleGrams.filter(function (t) { return query.some(function (g) { return sameWord(g, t); }); }).length;
     return found / total + 0.2 * covered / Math.max(page.titleGrams.length, 1);
   }
 
@@ -266,6 +265,7 @@
   });
   if (location.hash === "#search") open();
   input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 120); });
+  input.addEventListener("change", function () { clearTimeout(timer); search(); }); // committed: no wait
   dialog.addEventListener("click", function (event) { if (event.target === dialog) dialog.close(); });
   dialog.addEventListener("keydown", function (event) {
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {

@@ -1,8 +1,8 @@
 """The search box's data, written after each language's build.
 
 * ``search/pages.json``: every question page's question, section, keywords, tags, sub-headings and first
-  sentence, read from the sources, and the glossary's other names for the terms its question and keywords
-  use (``aliases``). The search box ranks pages by how well their question matches the query.
+  sentence, read from the sources; the source documents' wording of the questions it answers; and the
+  glossary's other names for the terms its question and keywords use (``aliases``). The search box ranks pages by how well their question matches the query.
 * ``pagefind/``: Pagefind's full-text index of the question pages (``overrides/main.html`` marks their
   article ``data-pagefind-body``), in chunks the page loads only when the reader searches. Pagefind reads the
   language from ``<html lang>`` and segments Chinese itself.
@@ -42,6 +42,7 @@ def question_pages(docs: Path, plan: content.SiteMap, lang: str) -> list[dict]:
                     "section": section.titles[lang],
                     "keywords": meta.get("keywords") or [],
                     "aliases": glossary.aliases(named, lang),
+                    "questions": [q.titles[lang] for q in plan.questions if q.id in (meta.get("source") or [])],
                     "tags": meta.get("tags") or [],
                     "headings": _HEADING.findall(content.FRONT_MATTER.sub("", text)),
                     "text": content.description(meta, text) or "",

@@ -4,6 +4,9 @@ A snippet builds a :class:`matplotlib.figure.Figure` with :func:`new_figure` and
 which prints the figure as one line of inline SVG. The build shows that line as a figure; when the snippet
 runs as a plain script the line is just printed. Two runs print byte-identical SVG: the date is dropped
 from the metadata and the ids matplotlib generates are salted with a fixed string.
+
+Figures follow the page's light or dark theme: the background is transparent and black (text, axes,
+ticks) is written as ``currentColor``, the colour of the text around the figure.
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ def to_svg(figure: Figure, alt: str) -> str:
     """Render ``figure`` as a one-line SVG string with an accessible name ``alt``."""
     import matplotlib
 
+    for legend in [*figure.legends, *(ax.get_legend() for ax in figure.axes)]:
+        if legend is not None:  # a white legend box would be a bright patch in dark mode
+            legend.get_frame().set_facecolor("none")
     buffer = io.StringIO()
     with matplotlib.rc_context(_STYLE):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
+        figure.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :].replace("\n", " ")
+    svg = svg[svg.index("<svg") :].replace("\n", " ").replace("#000000", "currentColor")
     label = html.escape(alt, quote=True)
     head_end = svg.index(">") + 1
     return f'{svg[: head_end - 1]} role="img" aria-label="{label}"><title>{label}</title>{svg[head_end:]}'

@@ -79,7 +79,9 @@ def audit(site, served_site, phone) -> dict[str, list[str]]:
     for path in paths:
         source = checks.source_of(path, DOCS)
         expect_math[served_site + path] = bool(source) and checks.has_math(source.read_text(encoding="utf-8"))
-    report = checks.audit_pages(phone, [served_site + p for p in paths], expect_math, timeout=TIMEOUT)
+    report = checks.audit_pages(
+        phone, [served_site + p for p in paths], expect_math, timeout=TIMEOUT, desktop_code=True
+    )
     return {url.removeprefix(served_site): problems for url, problems in report.items()}
 
 
@@ -89,7 +91,8 @@ def test_every_docs_page_is_built_and_audited(audit):
 
 @pytest.mark.parametrize("path", doc_pages())
 def test_page_loads_cleanly_offline_with_rendered_math(audit, path):
-    """No console error, failed request or foreign host; math is MathML; no horizontal scroll at 390 px."""
+    """No console error, failed request or foreign host; math is MathML, none clipped and no horizontal
+    scroll at 390 px; no executed code block scrolls sideways at 1280 px."""
     assert path in audit, f"{path or '(home)'} was not built"
     assert audit[path] == [], "\n".join(audit[path])
 
@@ -147,41 +150,108 @@ def test_code_copy_button_copies_the_code(served_site, desktop, lang, key):
         page.close()
 
 
-def search_cases() -> list[tuple[str, str, str]]:
-    return [(lang, row["q"], row["page"]) for lang in urls.LANGUAGES for row in QUERIES[lang]]
+def search_rows(lang: str) -> list[dict]:
+    return QUERIES[lang]
 
 
 def test_search_table_covers_every_planned_page_in_both_languages():
     for lang in urls.LANGUAGES:
         rows = QUERIES[lang]
-        assert len(rows) >= 20, f"{lang}: only {len(rows)} queries"
         assert len({row["q"] for row in rows}) == len(rows), f"{lang}: duplicate queries"
-        missing = set(content.site_map().pages()) - {row["page"] for row in rows}
-        assert not missing, f"{lang}: no query leads to {sorted(missing)}"
-        unknown = {row["page"] for row in rows} - set(content.site_map().pages())
-        assert not unknown, f"{lang}: queries expect pages the site map does not plan: {sorted(unknown)}"
+        pages = [row["page"] for row in rows]
+        thin = {key for key in content.site_map().pages() if pages.count(key) < (3 if lang == "zh" else 2)}
+        assert not thin, f"{lang}: fewer than {3 if lang == 'zh' else 2} queries lead to {sorted(thin)}"
+        named = set(pages) | {also for row in rows for also in row.get("also", [])}
+        unknown = named - set(content.site_map().pages())
+        assert not unknown, f"{lang}: queries name pages the site map does not plan: {sorted(unknown)}"
 
 
 @pytest.fixture(scope="module")
-def search_tabs(desktop):
-    tabs = {}
-    yield tabs
-    for page in tabs.values():
+def search_results(served_site, desktop) -> dict[str, dict[str, list[str]]]:
+    """Every query of the table through the search dialog, per language: query -> result URLs."""
+    results = {}
+    for lang in urls.LANGUAGES:
+        page = desktop.new_page()
+        try:
+            root = checks.language_roots(served_site)[lang]
+            results[lang] = checks.search_all(page, root, [row["q"] for row in QUERIES[lang]])
+        finally:
+            page.close()
+    return results
+
+
+@pytest.mark.parametrize(
+    ("lang", "row"),
+    [(lang, row) for lang in urls.LANGUAGES for row in QUERIES[lang]],
+    ids=lambda v: v["q"] if isinstance(v, dict) else v,
+)
+def test_search_finds_the_page_in_the_first_three_in_the_readers_language(
+    served_site, search_results, lang, row
+):
+    """The labelled page, or a page the table lists as answering the query as directly, is in the top 3."""
+    root = checks.language_roots(served_site)[lang]
+    results = search_results[lang][row["q"]]
+    problems = checks.judge_search(results, root, row["page"], checks.other_roots(served_site, lang))
+    answers = [root + key + "/" for key in [row["page"], *row.get("also", [])]]
+    assert set(answers) & set(results[:3]), f"{lang} {row['q']!r}: no answer in the first three: {results[:3]}"
+    assert [p for p in problems if "another language" in p] == []
+
+
+@pytest.mark.parametrize("lang", urls.LANGUAGES)
+def test_search_puts_the_answer_first_for_95_percent_of_the_table(served_site, search_results, lang):
+    """First place counts for the labelled page or for a page the table lists as answering it as well."""
+    root = checks.language_roots(served_site)[lang]
+    missed = []
+    for row in QUERIES[lang]:
+        first = (search_results[lang][row["q"]] or [""])[0]
+        answers = [root + key + "/" for key in [row["page"], *row.get("also", [])]]
+        if first not in answers:
+            missed.append(f"{row['q']!r} -> {first.removeprefix(root)} (want {row['page']})")
+    share = 1 - len(missed) / len(QUERIES[lang])
+    assert share >= 0.95, f"{lang}: top-1 {share:.1%} < 95 %; missed:\n" + "\n".join(missed)
+
+
+def test_search_downloads_nothing_until_opened_then_answers_from_the_keyboard(served_site, desktop):
+    """Before the reader searches, no index request; "/" opens it, arrows and Enter follow a result."""
+    page = desktop.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    try:
+        page.goto(lang_url(served_site, "zh", "transformer/normalization"), wait_until="networkidle")
+        assert not [u for u in requested if "/pagefind/" in u or "search/pages.json" in u], requested
+        page.keyboard.press("/")
+        box = page.locator("dialog.handbook-search input")
+        box.wait_for(state="visible")
+        assert page.evaluate("document.activeElement === document.querySelector('dialog.handbook-search input')")
+        box.type("位置编码")
+        page.wait_for_function("document.querySelector('dialog.handbook-search').dataset.answered === '位置编码'")
+        assert [u for u in requested if "/pagefind/" in u], "the index loads once the dialog opens"
+        page.keyboard.press("ArrowDown")
+        first = page.evaluate("document.activeElement.getAttribute('href')")
+        page.keyboard.press("Enter")
+        page.wait_for_load_state("load")
+        assert page.url.split("#")[0].endswith(first.split("#")[0].lstrip("."))
+    finally:
         page.close()
 
 
-@pytest.mark.parametrize(("lang", "query", "expected"), search_cases(), ids=lambda v: str(v))
-def test_search_finds_the_page_first_in_the_readers_language(
-    site, served_site, desktop, search_tabs, lang, query, expected
-):
-    built = site / lang_url("", lang, expected) / "index.html"
-    assert built.is_file(), f"the expected page {lang}/{expected} is not built (yet)"
-    if lang not in search_tabs:
-        search_tabs[lang] = desktop.new_page()
-    root = checks.language_roots(served_site)[lang]
-    results = checks.search(search_tabs[lang], root, query, timeout=TIMEOUT)
-    problems = checks.judge_search(results, root, expected, checks.other_roots(served_site, lang))
-    assert problems == [], f"{lang} query {query!r}: " + "; ".join(problems)
+def test_search_on_a_phone_opens_from_the_header_and_fits_the_screen(served_site, phone):
+    page = phone.new_page()
+    try:
+        page.goto(lang_url(served_site, "en", "transformer/normalization"), wait_until="load")
+        page.locator(".handbook-search-open").click()
+        page.locator("dialog.handbook-search input").fill("rotary position")
+        page.wait_for_function(
+            "document.querySelector('dialog.handbook-search').dataset.answered === 'rotary position'"
+        )
+        links = page.locator("dialog.handbook-search .handbook-search__results a")
+        assert links.count() >= 1
+        box = links.first.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert "/en/" in links.first.get_attribute("href"), "results in the reader's language"
+    finally:
+        page.close()
 
 
 def test_screenshots_home_and_a_question_page(served_site, chromium):

@@ -162,14 +162,33 @@ def test_external_script_and_other_reader_facing_faults_fail_the_page_audit(tmp_
             "wide/index.html": html(
                 '<div style="width: 1200px">wide</div>', '<meta name="viewport" content="width=device-width">'
             ),
+            "clipped/index.html": html(
+                '<article><div style="overflow: hidden; width: 120px"><math><mi>'
+                + "x" * 80
+                + '</mi><annotation encoding="application/x-tex">x</annotation></math></div></article>',
+                '<meta name="viewport" content="width=device-width">',
+            ),
+            "scrolls/index.html": html(
+                '<article><div style="overflow-x: auto; width: 120px"><math><mi>'
+                + "x" * 80
+                + "</mi></math></div></article>",
+                '<meta name="viewport" content="width=device-width">',
+            ),
+            "widecode/index.html": html(
+                '<article><div class="highlight"><span class="filename">snippets/a/b.py</span>'
+                '<pre style="overflow: auto; max-width: 600px"><code>' + "x = 1  # " * 30 + "</code></pre>"
+                "</div></article>",
+                '<meta name="viewport" content="width=device-width">',
+            ),
         },
     )
     context = chromium.new_context(**PHONE)
     try:
         with checks.serve(site) as base:
-            names = ["clean", "cdn", "console", "missing", "rawtex", "nomath", "wide"]
+            names = ["clean", "cdn", "console", "missing", "rawtex", "nomath", "wide", "clipped", "scrolls"]
+            names.append("widecode")
             urls = [f"{base}{name}/" for name in names]
-            report = checks.audit_pages(context, urls, {f"{base}nomath/": True})
+            report = checks.audit_pages(context, urls, {f"{base}nomath/": True}, desktop_code=True)
     finally:
         context.close()
     found = {name: "\n".join(report[f"{base}{name}/"]) for name in names}
@@ -180,53 +199,31 @@ def test_external_script_and_other_reader_facing_faults_fail_the_page_audit(tmp_
     assert "raw TeX" in found["rawtex"]
     assert "no <math> element" in found["nomath"]
     assert "horizontal scroll" in found["wide"]
+    assert "clipped" in found["clipped"] and found["scrolls"] == ""
+    assert "executed code scrolls sideways" in found["widecode"] and "snippets/a/b.py" in found["widecode"]
 
 
 # --- browser: search ------------------------------------------------------------------------------------
 
-TINY_SITE = {
-    "mkdocs.yml": """
-        site_name: Tiny
-        theme: {name: material, language: en, font: false}
-        plugins: [search]
-        nav: [index.md, rotary.md, lora.md]
-    """,
-    "docs/index.md": "# Tiny\n\nA tiny site for the search gate.\n",
-    "docs/rotary.md": "# Rotary position embedding\n\nRoPE rotates queries and keys by position.\n",
-    "docs/lora.md": "# LoRA\n\nLow-rank adapters for fine-tuning.\n",
-}
-
 
 @pytest.mark.browser
-def test_failed_search_expectation_fails_the_search_gate(tmp_path, chromium):
-    project = write(tmp_path, TINY_SITE)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mkdocs",
-            "build",
-            "-q",
-            "-f",
-            str(project / "mkdocs.yml"),
-            "-d",
-            str(tmp_path / "site"),
-        ],
-        check=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        timeout=300,
-    )
+def test_failed_search_expectation_fails_the_search_gate(served_site, chromium):
+    """The handbook's own search on the built site: a right expectation passes, wrong ones are named."""
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
-        with checks.serve(tmp_path / "site") as base:
-            results = checks.search(page, base, "rotary")
-            assert checks.judge_search(results, base, "rotary", []) == []  # the right expectation passes
-            wrong = checks.judge_search(results, base, "lora", [])
-            unbuilt = checks.judge_search(results, base, "not-written-yet", [])
-            nothing = checks.search(page, base, "zzzzqqq")
+        root = checks.language_roots(served_site)["en"]
+        found = checks.search_all(page, root, ["rotary position embedding", "zzzzqqq"])
     finally:
         context.close()
+    results, nothing = found["rotary position embedding"], found["zzzzqqq"]
+    others = checks.other_roots(served_site, "en")
+    assert checks.judge_search(results, root, "transformer/positional-encodings", others) == []
+    wrong = checks.judge_search(results, root, "training/peft-lora", others)
+    unbuilt = checks.judge_search(results, root, "not-written/yet", others)
+    zh_result = served_site + "transformer/normalization/"
+    stray = checks.judge_search([*results, zh_result], root, "transformer/positional-encodings", others)
     assert wrong and "expected" in wrong[0], wrong
     assert unbuilt and "not among the results" in unbuilt[0], unbuilt
-    assert nothing == [] and "no results" in checks.judge_search(nothing, base, "rotary", [])[0]
+    assert nothing == [] and "no results" in checks.judge_search(nothing, root, "x/y", others)[0]
+    assert stray, "a result outside the reader's language is flagged"

@@ -1,0 +1,195 @@
+"""What a reader meets beyond the article: link previews, language twins for crawlers, the 404 page, and
+figures in the dark theme. Static checks read every built page; browser checks drive the served site.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import struct
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+import checks
+from handbook_build import card, content, urls
+from tests.site.conftest import SERVED_SITE_URL
+
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+LOCALE = {"zh": "zh_CN", "en": "en_US"}
+
+
+def meta(page: str) -> dict[str, str]:
+    """The page's <meta property|name=… content=…> tags (HTML-unescaped)."""
+    tags = re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', page)
+    return {key: html.unescape(value) for key, value in tags}
+
+
+def built_pages(site: Path) -> list[tuple[str, str, Path]]:
+    """(language, key, file) of every built page that is not a redirect stub or the 404 page."""
+    pages = []
+    for lang in urls.LANGUAGES:
+        docs = content.ROOT / "docs" / lang
+        for md in docs.rglob("*.md"):
+            key = urls.key_of(md.relative_to(docs).as_posix())
+            pages.append((lang, key, site / urls.url_path(lang, key) / "index.html"))
+    return sorted(pages)
+
+
+def test_every_page_has_link_preview_tags_that_match_the_page(site):
+    for lang, key, path in built_pages(site):
+        page = path.read_text(encoding="utf-8")
+        tags = meta(page)
+        where = f"{lang}:{key or '(home)'}"
+        canonical = re.search(r'<link rel="canonical" href="([^"]+)"', page).group(1)
+        source = content.front_matter(urls.source(content.ROOT / "docs", lang, key).read_text("utf-8"))
+        assert tags["og:title"] == source.get("title", tags["og:site_name"]), where
+        assert tags["og:description"] == tags["description"] and len(tags["description"]) >= 20, where
+        assert tags["og:url"] == canonical and canonical.startswith(SERVED_SITE_URL), where
+        assert tags["og:type"] == ("article" if "source" in source else "website"), where
+        assert tags["og:locale"] == LOCALE[lang], where
+        assert tags["og:locale:alternate"] == LOCALE["en" if lang == "zh" else "zh"], where
+        assert tags["twitter:card"] == "summary_large_image", where
+        image = tags["og:image"]
+        assert image == tags["twitter:image"] and image.startswith(SERVED_SITE_URL), where
+        assert (site / image.removeprefix(SERVED_SITE_URL)).is_file(), f"{where}: {image} is not built"
+
+
+def test_the_card_is_1200_by_630_and_drawn_the_same_every_time(site, tmp_path):
+    png = (site / "assets/card.png").read_bytes()
+    width, height = struct.unpack(">II", png[16:24])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1200, 630)
+    card.draw(tmp_path / "again.png")
+    assert (tmp_path / "again.png").read_bytes() == png
+
+
+def sitemap_links(site: Path, lang: str) -> dict[str, dict[str, str]]:
+    tree = ElementTree.parse(site / urls.url_path(lang, "") / "sitemap.xml")
+    return {
+        url.findtext(f"{SITEMAP}loc"): {
+            link.get("hreflang"): link.get("href") for link in url.findall(f"{XHTML}link")
+        }
+        for url in tree.getroot()
+    }
+
+
+def test_sitemaps_pair_every_page_with_its_twin_and_robots_names_them(site):
+    """Each sitemap lists its language's pages; each entry's hreflang links resolve to the twins."""
+    for lang in urls.LANGUAGES:
+        entries = sitemap_links(site, lang)
+        pages = {SERVED_SITE_URL + urls.url_path(lang, key) for lg, key, _ in built_pages(site) if lg == lang}
+        assert set(entries) == pages, f"{lang}: sitemap differs from the built pages"
+        for loc, links in entries.items():
+            assert set(links) == {"zh", "en", "x-default"}, loc
+            assert links[lang] == loc and links["x-default"] == links["zh"], loc
+            zh, en = (urls.split_url_path(links[lg].removeprefix(SERVED_SITE_URL)) for lg in ("zh", "en"))
+            assert zh[0] == "zh" and en[0] == "en" and zh[1] == en[1], f"{loc}: {zh} and {en} are not twins"
+            for href in (links["zh"], links["en"]):
+                assert (site / href.removeprefix(SERVED_SITE_URL) / "index.html").is_file(), href
+    robots = (site / "robots.txt").read_text(encoding="utf-8")
+    for lang in urls.LANGUAGES:
+        assert f"Sitemap: {SERVED_SITE_URL}{urls.url_path(lang, '')}sitemap.xml" in robots
+
+
+# --- browser ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", urls.LANGUAGES)
+def test_a_missing_url_gets_the_404_page_in_its_language_with_working_links(served_site, chromium, lang):
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        missing = served_site + urls.url_path(lang, "no/such-page")
+        response = page.goto(missing, wait_until="load")
+        page.wait_for_selector("[data-handbook-404]")
+        assert response.status == 404
+        assert page.evaluate("document.documentElement.lang") == lang
+        links = page.locator("[data-handbook-404] a")
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        assert len(hrefs) == 3, hrefs
+        root = served_site + urls.url_path(lang, "")
+        for href, target in zip(hrefs, ["", "#search", "source-questions/"], strict=True):
+            assert page.evaluate("h => new URL(h, location.href).href", href) == root + target
+        links.nth(1).click()  # search opens in place
+        page.locator("dialog.handbook-search input").wait_for(state="visible")
+        page.keyboard.press("Escape")
+        links.nth(0).click()
+        page.wait_for_load_state("load")
+        assert page.url == root
+    finally:
+        context.close()
+
+
+_FIGURE_CONTRAST = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const alpha = (c) => (rgb(c).length > 3 ? rgb(c)[3] : 1);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const backdrop = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (alpha(c) > 0.5) return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+  return [...document.querySelectorAll(".handbook-figure svg")].map((svg) => {
+    const box = svg.getBoundingClientRect();
+    const big = [...svg.querySelectorAll("path, rect")].filter((p) => {
+      const r = p.getBoundingClientRect();
+      const fill = getComputedStyle(p).fill;
+      return r.width * r.height > 0.5 * box.width * box.height && fill.startsWith("rgb") && alpha(fill) > 0.5;
+    });
+    const ground = big.length ? getComputedStyle(big[0]).fill : backdrop(svg);
+    const texts = [...svg.querySelectorAll("text")].map((t) => getComputedStyle(t).fill)
+      .filter((f) => f.startsWith("rgb"));
+    return {
+      figure: svg.getAttribute("aria-label").slice(0, 50),
+      ground: lum(ground),
+      page: lum(backdrop(svg)),
+      worst: Math.min(...texts.map((f) => ratio(f, ground))),
+    };
+  });
+}"""
+
+
+def figure_pages(site: Path) -> list[str]:
+    return [
+        urls.url_path(lang, key)
+        for lang, key, path in built_pages(site)
+        if "handbook-figure" in path.read_text(encoding="utf-8")
+    ]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_figures_take_the_themes_background_and_their_text_stays_readable(site, served_site, chromium, scheme):
+    """Every figure on every page, both languages: no card brighter or darker than the page, text ≥ 4.5:1."""
+    pages = figure_pages(site)
+    assert len(pages) >= 10
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
+    page = context.new_page()
+    problems = []
+    try:
+        for path in pages:
+            page.goto(served_site + path, wait_until="load")
+            for fig in page.evaluate(_FIGURE_CONTRAST):
+                if abs(fig["ground"] - fig["page"]) > 0.1:
+                    problems.append(f"{path}: {fig['figure']!r} sits on a card unlike the {scheme} page")
+                if fig["worst"] < 4.5:
+                    problems.append(f"{path}: {fig['figure']!r} text contrast {fig['worst']:.2f}:1 < 4.5:1")
+    finally:
+        context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_checks_module_is_the_one_the_browser_tests_use():
+    assert checks.DESKTOP_VIEWPORT == {"width": 1280, "height": 800}
