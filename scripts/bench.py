@@ -1,145 +1,211 @@
-"""``make bench``: print build, test and size figures. It never fails on a number.
+"""``make bench``: the project's figures against its budgets. It prints; it never fails on a number.
 
-Figures:
-1. clean strict build wall time (empty exec cache), executed vs distinct vs requested blocks, slowest snippets;
-2. unchanged rebuild with a warm exec cache (what ``make serve`` does on a save);
-3. byte-for-byte reproducibility of two clean builds, ignoring only named timestamp files;
-4. built site size, and one question page's transfer size (HTML + CSS + JS + fonts, gzip);
-5. test-suite wall time (``pytest`` without the browser tests, which have their own figures);
-6. Lighthouse, when ``handbook_site.lighthouse`` and a browser are available.
+1. a clean strict build from an empty snippet store: wall and CPU time, per HTML page; the snippet stage
+   (executed = distinct, workers, speed-up over running the snippets one after another, slow snippets);
+2. an unchanged rebuild (incremental, warm store);
+3. reproducibility: a second clean build compared file by file;
+4. weight: the site, and each question page's first visit before searching (gzip, as GitHub Pages sends);
+5. search: the table's top-1/top-3 per language, and the time to results on a throttled phone;
+6. the edit loop and the suite: ``make check`` and ``make test`` wall time (skip with ``--no-tests``);
+7. Lighthouse (mobile) on the heaviest Chinese question page, when npm and Chromium are available.
+
+Budgets (issues 11 and 12, 2 cores) are printed next to the figures.
 """
 
 from __future__ import annotations
 
+import argparse
 import filecmp
 import gzip
 import json
 import os
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PAGE = "transformer/normalization/index.html"
-# Files whose only differences are build timestamps we cannot control (sitemap <lastmod> dates).
-TIMESTAMPED = {"sitemap.xml", "sitemap.xml.gz", "en/sitemap.xml", "en/sitemap.xml.gz"}
+import yaml
+
+import checks
+import lighthouse
+from handbook_build import urls
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = ROOT / "tests/site/search_queries.yml"
+# Files allowed to differ between two clean builds, and why: none today (the sitemaps carry no <lastmod>,
+# the card and figures are drawn deterministically).
+TIMESTAMPED: dict[str, str] = {}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-def build(site: Path, cache: bool, stats: Path) -> tuple[float, int]:
-    env = {
-        **os.environ,
-        "NO_MKDOCS_2_WARNING": "1",
-        "HANDBOOK_EXEC_CACHE": "1" if cache else "0",
-        "HANDBOOK_EXEC_STATS": str(stats),
-    }
+def timed(command: list[str], **env: str) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run ``command`` in the project; return wall seconds, CPU seconds of all its processes, the result."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    proc = subprocess.run(command, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode:
-        print(proc.stdout[-3000:] + proc.stderr[-3000:])
-    return time.perf_counter() - started, proc.returncode
+        print(f"  ! {' '.join(command)} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-2000:]}")
+    return wall, cpu, proc
 
 
-def differing_files(a: Path, b: Path) -> list[str]:
-    diffs = []
-    for path in sorted(a.rglob("*")):
-        rel = path.relative_to(a).as_posix()
-        if path.is_file() and rel not in TIMESTAMPED:
-            other = b / rel
-            if not other.exists() or not filecmp.cmp(path, other, shallow=False):
-                diffs.append(rel)
-    return diffs
+def build(site: Path, clean: bool = True) -> tuple[float, float, dict]:
+    stats = site.with_suffix(".json")
+    flags = ["--clean", "--empty-store"] if clean else []
+    command = [sys.executable, "-m", "handbook_build", *flags, "--site-dir", str(site), "--stats", str(stats)]
+    wall, cpu, _ = timed(command)
+    return wall, cpu, json.loads(stats.read_text()) if stats.exists() else {}
 
 
-def folder_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def html_pages(site: Path) -> list[Path]:
+    """Every rendered page (redirect stubs left out)."""
+    return [p for p in site.rglob("*.html") if 'http-equiv="refresh"' not in p.read_text(encoding="utf-8")]
 
 
-def transfer_size(site: Path, page: str) -> dict[str, int]:
-    """Gzipped bytes of a page and the local CSS/JS/fonts it loads."""
-    html_path = site / page
-    html = html_path.read_text(encoding="utf-8")
-    sizes = {"html": len(gzip.compress(html.encode(), mtime=0))}
-    for kind, pattern in (
-        ("css", r'<link[^>]+href="([^"]+\.css)"'),
-        ("js", r'<script[^>]+src="([^"]+\.js)"'),
-    ):
-        total = 0
-        for href in re.findall(pattern, html):
-            asset = (html_path.parent / href.split("?")[0]).resolve()
-            if asset.is_file():
-                total += len(gzip.compress(asset.read_bytes(), mtime=0))
-        sizes[kind] = total
-    fonts = [p for p in site.rglob("*") if p.suffix in {".woff", ".woff2", ".ttf"}]
-    sizes["fonts"] = sum(len(gzip.compress(p.read_bytes(), mtime=0)) for p in fonts)
-    return sizes
-
-
-def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        print("== clean strict build (empty exec cache) ==")
-        seconds, code = build(tmp / "a", cache=False, stats=tmp / "a.json")
-        stats = json.loads((tmp / "a.json").read_text()) if (tmp / "a.json").exists() else {}
-        print(f"wall time: {seconds:.1f} s (exit code {code})")
-        print(
-            f"blocks: executed {stats.get('executed')} | distinct {stats.get('distinct')} | "
-            f"rendered {stats.get('requested')} (both languages)"
-        )
-        slowest = sorted(stats.get("seconds", {}).items(), key=lambda kv: -kv[1])[:5]
-        print("slowest snippets:")
-        for name, s in slowest:
-            print(f"  {s * 1000:8.1f} ms  {name}")
-
-        print("\n== second clean build: reproducibility ==")
-        seconds_b, _ = build(tmp / "b", cache=False, stats=tmp / "b.json")
-        diffs = differing_files(tmp / "a", tmp / "b")
-        print(f"wall time: {seconds_b:.1f} s")
-        print(f"files differing (ignoring {', '.join(sorted(TIMESTAMPED))}): {len(diffs)}")
-        for rel in diffs[:10]:
-            print(f"  {rel}")
-
-        print("\n== unchanged rebuild with a warm exec cache (make serve) ==")
-        cache_root = tempfile.mkdtemp()
-        os.environ["HANDBOOK_EXEC_CACHE_DIR"] = cache_root
-        build(tmp / "c", cache=True, stats=tmp / "c.json")
-        warm, _ = build(tmp / "c", cache=True, stats=tmp / "c2.json")
-        warm_stats = json.loads((tmp / "c2.json").read_text()) if (tmp / "c2.json").exists() else {}
-        print(f"wall time: {warm:.1f} s, blocks executed: {warm_stats.get('executed')}")
-
-        print("\n== sizes ==")
-        print(f"built site: {folder_size(tmp / 'a') / 1e6:.2f} MB")
-        sizes = transfer_size(tmp / "a", SAMPLE_PAGE)
-        total = sum(sizes.values())
-        parts = ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in sizes.items())
-        print(f"{SAMPLE_PAGE} transfer (gzip): {total / 1024:.1f} KiB ({parts})")
-
-    print("\n== test suite (pytest -m 'not browser') ==")
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "not browser", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+def report_build(site: Path, wall: float, cpu: float, stats: dict) -> None:
+    pages = len(html_pages(site))
+    print(f"clean build: {wall:.1f} s wall, {cpu:.1f} s CPU for {pages} HTML pages")
+    print(f"  per page: {1000 * wall / pages:.0f} ms wall, {1000 * cpu / pages:.0f} ms CPU")
+    print("  budget: 8 s wall for the 86 pages of wave 1, i.e. 93 ms wall per page")
+    stage = stats.get("stage", {})
+    snippets = stage.get("snippets", {})
+    serial = sum(snippets.values())
+    print(
+        f"  snippets: executed {stage.get('executed')} = distinct {stage.get('distinct')}, "
+        f"{stage.get('workers')} workers, stage {stage.get('wall', 0):.1f} s for {serial:.1f} s of snippets "
+        f"(x{serial / max(stage.get('wall', 1), 1e-9):.1f})"
     )
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
-    print(f"wall time: {time.perf_counter() - started:.1f} s ({summary})")
+    for lang in urls.LANGUAGES:
+        part = stats.get(lang, {})
+        print(f"  {lang}: rendered {part.get('requested')} snippet blocks, executed {part.get('executed')}")
+    slow = sorted(((s, n) for n, s in snippets.items() if s > 0.5), reverse=True)
+    print(f"  snippets over 0.5 s: {len(slow)}" + "".join(f"\n    {s:5.2f} s  {n}" for s, n in slow))
 
-    try:
-        from handbook_site import lighthouse
-    except ImportError:
-        print("\n(lighthouse module not present)")
-    else:
-        print("\n== Lighthouse ==")
-        lighthouse.main()
+
+def differing(a: Path, b: Path) -> list[str]:
+    names = sorted({p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file()})
+    return [
+        rel
+        for rel in names
+        if rel not in TIMESTAMPED
+        and not ((b / rel).is_file() and filecmp.cmp(a / rel, b / rel, shallow=False))
+    ]
+
+
+def first_visit(site: Path, page: Path) -> int:
+    """Gzipped bytes of a page and the local CSS, JS and images it loads before any search."""
+    text = page.read_text(encoding="utf-8")
+    total = len(gzip.compress(text.encode(), mtime=0))
+    refs = re.findall(r'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src|img[^>]+src)="([^"#?]+)', text)
+    for ref in set(refs):
+        asset = (page.parent / ref).resolve()
+        if asset.is_file() and site.resolve() in asset.parents:
+            total += len(gzip.compress(asset.read_bytes(), mtime=0))
+    return total
+
+
+def report_weight(site: Path) -> str:
+    size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    print(f"site: {size / 1e6:.1f} MB on disk")
+    questions = {}
+    for lang in urls.LANGUAGES:
+        docs = ROOT / "docs" / lang
+        for md in docs.glob("*/*.md"):
+            key = urls.key_of(md.relative_to(docs).as_posix())
+            if md.name != "index.md":
+                questions[(lang, key)] = first_visit(site, site / urls.url_path(lang, key) / "index.html")
+    for lang in urls.LANGUAGES:
+        sizes = {k: v for (lg, k), v in questions.items() if lg == lang}
+        heaviest = max(sizes, key=sizes.get)
+        print(
+            f"  {lang} question pages, first visit (gzip): median {statistics.median(sizes.values()) / 1024:.0f} KB, "
+            f"heaviest {sizes[heaviest] / 1024:.0f} KB ({heaviest}); budget 100 KB"
+        )
+    return max((k for (lg, k) in questions if lg == "zh"), key=lambda k: questions[("zh", k)])
+
+
+def report_search(site: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    table = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))
+    with checks.serve(site, compress=True) as base, sync_playwright() as playwright:
+        browser = checks.launch_chromium(playwright)
+        page = browser.new_page()
+        for lang in urls.LANGUAGES:
+            root = checks.language_roots(base)[lang]
+            started = time.perf_counter()
+            found = checks.search_all(page, root, [row["q"] for row in table[lang]])
+            seconds = time.perf_counter() - started
+            top1 = top3 = 0
+            for row in table[lang]:
+                answers = [root + key + "/" for key in [row["page"], *row.get("also", [])]]
+                top1 += found[row["q"]][:1] != [] and found[row["q"]][0] in answers
+                top3 += bool(set(answers) & set(found[row["q"]][:3]))
+            n = len(table[lang])
+            print(
+                f"  {lang}: top-1 {top1}/{n} = {top1 / n:.1%}, top-3 {top3}/{n} = {top3 / n:.1%} "
+                f"({1000 * seconds / n:.0f} ms per query); budget 95 % and 100 %"
+            )
+        print(
+            f"  throttled phone, results after typing: {throttled_search(browser, base):.0f} ms; budget 1000 ms"
+        )
+        browser.close()
+
+
+def throttled_search(browser, base: str) -> float:
+    """4x CPU, 1.6 Mbit/s, 150 ms RTT: open search on a question page, then time one typed query."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 150, "downloadThroughput": 200_000, "uploadThroughput": 96_000},
+    )
+    page.goto(base + "transformer/normalization/", wait_until="load")
+    page.locator(".handbook-search-open").click()
+    dialog = "document.querySelector('dialog.handbook-search')"
+    page.wait_for_function(f"{dialog}.querySelector('.handbook-search__status').textContent === ''")
+    page.locator("dialog.handbook-search input").type("旋转位置编码")
+    started = time.perf_counter()
+    page.wait_for_function(f"{dialog}.dataset.answered === '旋转位置编码'", timeout=30_000)
+    elapsed = 1000 * (time.perf_counter() - started)
+    context.close()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-tests", action="store_true", help="skip timing make check and make test")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="handbook-bench-") as tmp:
+        a, b = Path(tmp) / "a", Path(tmp) / "b"
+        print("== build ==")
+        report_build(a, *build(a))
+        wall, _, _ = build(ROOT / "site", clean=False)
+        wall, _, _ = build(ROOT / "site", clean=False)
+        print(f"unchanged rebuild: {wall:.1f} s wall; budget 3 s")
+        build(b)
+        diffs = differing(a, b)
+        print(f"two clean builds: {len(diffs)} differing files" + "".join(f"\n    {d}" for d in diffs[:10]))
+        print("== weight ==")
+        heaviest = report_weight(a)
+        print("== search ==")
+        report_search(a)
+        print("== Lighthouse (mobile) ==")
+        lighthouse.report(a, [heaviest])
+    if not args.no_tests:
+        print("== tests ==")
+        for target, budget in (("check", 20), ("test", 90)):
+            wall, cpu, proc = timed(["make", target])
+            tail = (proc.stdout.strip().splitlines() or [""])[-1]
+            print(f"make {target}: {wall:.0f} s wall, {cpu:.0f} s CPU; budget {budget} s ({tail[:100]})")
 
 
 if __name__ == "__main__":

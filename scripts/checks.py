@@ -313,6 +313,10 @@ def check_links(site: Path) -> list[str]:
             # checks those links against the PDFs it prints).
             "--exclude",
             r"/mllm-handbook-(zh|en)\.pdf$",
+            # The 404 pages link by absolute path under the deployed sub-path, because hosts serve them at
+            # any depth; tests/site/test_reader.py follows those links in a browser instead.
+            "--exclude-path",
+            r"404\.html$",
             "--no-progress",
             "--format",
             "json",
@@ -757,4 +761,57 @@ def citation_problems(text: str, name: str, bibliography: dict[str, dict]) -> li
             )
         elif who not in firsts and match["marker"]:
             problems.append(f"{name}:{line}: '{match.group(0).strip()}' is not among the page's references")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------------
+# The glossary
+# --------------------------------------------------------------------------------------------------------
+
+# An abbreviation in a heading: a word with two capitals or more (RoPE, KV, BLIP-2), not a number or formula.
+_ABBREVIATION = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w-])")
+_HEADING_LINE = re.compile(r"^#{2,6} (.+?)(?:\s*\{[^}]*\})?\s*$", re.M)
+
+
+def prose(text: str) -> str:
+    """A page without front matter, code, math and heading anchors: what a reader reads as text."""
+    return re.sub(r"\{ *#[^}]*\}", "", mask_math(mask_code(text)))
+
+
+def unused_terms(terms: list[dict], pages: dict[str, dict[str, str]]) -> list[str]:
+    """Terms that no page of a language uses (``pages``: language -> {name: text})."""
+    from handbook_build import glossary
+
+    problems = []
+    for lang, texts in pages.items():
+        texts = [prose(text) for text in texts.values()]
+        used = {number for text in texts for _, _, number in glossary.uses(text, lang, entries=terms)}
+        # A one-character Chinese term gets no tooltip (it hides inside words) but is still used.
+        used |= {
+            n for n, t in enumerate(terms) if not glossary.names(t, lang) and any(t[lang] in x for x in texts)
+        }
+        problems += [
+            f"glossary.yml: {term['en']!r} ({term[lang]}) is used by no {lang} page"
+            for number, term in enumerate(terms)
+            if number not in used
+        ]
+    return problems
+
+
+def heading_abbreviations(text: str) -> list[str]:
+    """The abbreviations a page's headings use (outside code and math)."""
+    headings = _HEADING_LINE.findall(mask_math(mask_code(text)))
+    return [word for heading in headings for word in _ABBREVIATION.findall(heading)]
+
+
+def missing_abbreviations(text: str, name: str, terms: list[dict]) -> list[str]:
+    """Heading abbreviations the glossary lacks: each must be a term's abbreviation or name (a plural
+    "s", or a suffix after a hyphen as in "NTK-aware", may follow)."""
+    known = {n for t in terms for n in (t.get("abbr"), t["en"], t["zh"]) if n}
+    known_lower = {n.lower() for n in known}
+    problems = []
+    for word in dict.fromkeys(heading_abbreviations(text)):
+        forms = {word, word.removesuffix("s"), word.split("-")[0]}
+        if not forms & known and not {f.lower() for f in forms} & known_lower:
+            problems.append(f"{name}: heading abbreviation {word!r} is not in glossary.yml")
     return problems

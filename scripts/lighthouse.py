@@ -1,30 +1,25 @@
-"""Lighthouse figures for ``make bench``: home page and three question pages, mobile and desktop.
+"""Lighthouse figures for ``make bench``: scores, LCP, TBT and bytes of a few pages, mobile by default.
 
-Prints the four category scores, total byte weight, request count, LCP and TBT for each run, and the
-audits that cost points outside performance. It never fails on a number: a missing tool or a failed run
-is printed and skipped.
+It never fails on a number: a missing tool or a failed run is printed and skipped. Lighthouse (npm
+``lighthouse``, pinned below) is installed into ``.cache/lighthouse`` on first use; Chromium is
+``$CHROME_PATH`` or ``/usr/bin/chromium``. The site is served under the GitHub Pages sub-path and
+gzip-compressed, as Pages serves it.
 
-Usage: ``python -m handbook_site.lighthouse [--site DIR] [--pages KEY ...]``. Without ``--site`` it builds
-the site into a temporary folder (with the exec cache, so after ``make test`` or ``make serve`` it is
-quick). Lighthouse (npm ``lighthouse``, pinned below) is installed into ``.cache/lighthouse`` on first use;
-Chromium is ``$CHROME_PATH`` or ``/usr/bin/chromium``. The site is served under the GitHub Pages sub-path
-and gzip-compressed, as Pages serves it.
+Usage: ``python scripts/lighthouse.py SITE [KEY ...]`` (keys as ``section/slug``; default: the home page).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from . import checks, sitemap
+import checks
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 LIGHTHOUSE_VERSION = "12.8.2"
 PREFIX_DIR = ROOT / ".cache" / "lighthouse"
 PREFERRED_PAGES = ["transformer/normalization", "objectives/clip-loss", "training/peft-lora"]
@@ -63,20 +58,6 @@ def lighthouse_cli() -> str | None:
 def chrome_path() -> str | None:
     path = os.environ.get("CHROME_PATH") or checks.CHROMIUM
     return path if Path(path).is_file() else None
-
-
-def build_site(target: Path) -> bool:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HANDBOOK_EXEC_CACHE": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--quiet", "--site-dir", str(target)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        print(f"lighthouse: the site did not build:\n{(proc.stdout + proc.stderr)[-2000:]}")
-    return proc.returncode == 0
 
 
 def run(cli: str, chrome: str, url: str, device: str) -> dict | None:
@@ -123,46 +104,37 @@ def figures(report: dict) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, help="a built site (default: build one into a temp folder)")
-    parser.add_argument("--pages", nargs="*", help="question pages as section/slug (default: three)")
-    args = parser.parse_args(argv)
-
+def report(site: Path, keys: list[str], devices: tuple[str, ...] = ("mobile",)) -> None:
+    """One line of figures per page and device."""
     cli, chrome = lighthouse_cli(), chrome_path()
     if not cli or not chrome:
         if not chrome:
             print("lighthouse: no Chromium (set CHROME_PATH or install /usr/bin/chromium); skipped")
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        site = args.site
-        if site is None:
-            site = Path(tmp) / "site"
-            if not build_site(site):
-                return 0
-        written = [k for k in sitemap.planned_pages() if (site / k / "index.html").is_file()]
-        pages = args.pages or [p for p in PREFERRED_PAGES if p in written] or written[:3]
-        keys = ["", *pages[:3]] if not args.pages else ["", *pages]
-        header = f"{'device':7} {'page':32} {'perf':>5} {'a11y':>5} {'bp':>5} {'seo':>5} {'KiB':>7} {'req':>4} {'LCP ms':>7} {'TBT ms':>7}"
-        print(header)
-        lost_all: set[str] = set()
-        with checks.serve(site, compress=True) as base:  # gzip, as GitHub Pages serves it
-            for device in ("mobile", "desktop"):
-                for key in keys:
-                    report = run(cli, chrome, base + (f"{key}/" if key else ""), device)
-                    if report is None:
-                        continue
-                    f = figures(report)
-                    lost_all.update(f["lost"])
-                    scores = " ".join(f"{f[c]:5.2f}" if f[c] is not None else "    -" for c in CATEGORIES)
-                    print(
-                        f"{device:7} {key or '(home)':32} {scores} {f['bytes'] / 1024:7.1f} {f['requests']:4d} "
-                        f"{f['lcp']:7.0f} {f['tbt']:7.0f}"
-                    )
-        if lost_all:
-            print("audits below 1.0 outside performance: " + ", ".join(sorted(lost_all)))
-    return 0
+        return
+    print(
+        f"{'device':7} {'page':36} {'perf':>5} {'a11y':>5} {'bp':>5} {'seo':>5} {'KiB':>7} {'LCP ms':>7} {'TBT ms':>7}"
+    )
+    lost_all: set[str] = set()
+    with checks.serve(site, compress=True) as base:  # gzip, as GitHub Pages serves it
+        for device in devices:
+            for key in keys:
+                result = run(cli, chrome, base + (f"{key}/" if key else ""), device)
+                if result is None:
+                    continue
+                f = figures(result)
+                lost_all.update(f["lost"])
+                scores = " ".join(f"{f[c]:5.2f}" if f[c] is not None else "    -" for c in CATEGORIES)
+                print(
+                    f"{device:7} {key or '(home)':36} {scores} {f['bytes'] / 1024:7.1f} "
+                    f"{f['lcp']:7.0f} {f['tbt']:7.0f}"
+                )
+    if lost_all:
+        print("audits below 1.0 outside performance: " + ", ".join(sorted(lost_all)))
+    print("budget: performance >= 0.98 and LCP <= 1800 ms (mobile, heaviest zh question page)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    arguments = sys.argv[1:]
+    if not arguments:
+        sys.exit(__doc__)
+    report(Path(arguments[0]), arguments[1:] or [""])

@@ -40,6 +40,15 @@ def stage(root: Path) -> bool:
     )
     for failure in report.failures:
         print(f"error: snippet {failure}", file=sys.stderr)
+    if os.environ.get("HANDBOOK_STATS"):  # for `make bench`: how parallel the stage was, and each snippet
+        figures = {
+            "distinct": report.distinct,
+            "executed": report.executed,
+            "workers": os.cpu_count(),
+            "wall": time.perf_counter() - started,
+            "snippets": report.seconds,
+        }
+        Path(f"{os.environ['HANDBOOK_STATS']}.stage.json").write_text(json.dumps(figures), encoding="utf-8")
     return not report.failures
 
 
@@ -146,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'done' if ok else 'FAILED'} in {time.perf_counter() - started:.1f} s")
     if args.stats and ok:
         figures = {"seconds": time.perf_counter() - started}
-        for lang in CONFIGS:
+        for lang in [*CONFIGS, "stage"]:
             part = Path(f"{args.stats}.{lang}.json")
             if part.exists():
                 figures[lang] = json.loads(part.read_text())

@@ -55,45 +55,83 @@ def tooltip(term: dict, lang: str) -> str:
     return f"{other}{abbr}{colon}{term['def'][lang]}"
 
 
-def pattern(term: dict, lang: str) -> str:
-    """What counts as a use: the term in the page's language, or its abbreviation, as a whole word.
+def names(term: dict, lang: str) -> list[str]:
+    """What counts as a use: the term in the page's language, or its abbreviation.
 
     A one-character Chinese term (键, 值) is left to its abbreviation: it occurs inside too many words.
     """
-    names = [spoken(term[lang]), *([term["abbr"]] if term.get("abbr") else [])]
-    alternatives = []
-    for name in sorted(set(names), key=len, reverse=True):
-        word = re.escape(name)
-        if re.search(r"[\u3400-\u9fff]", name):
-            if len(name) > 1:
-                alternatives.append(word)
-        else:
-            flags = "(?i:" + word + ")" if name != term.get("abbr") else word
-            alternatives.append(rf"(?<![A-Za-z0-9_-]){flags}(?:e?s)?(?![A-Za-z0-9_-])")
-    return "|".join(alternatives)
+    found = [spoken(term[lang]), *([term["abbr"]] if term.get("abbr") else [])]
+    return [n for n in dict.fromkeys(found) if len(n) > 1 or not _CJK.search(n)]
+
+
+def _trie(words: list[str]) -> str:
+    """A regex for any of ``words`` as a prefix tree: fast, and it tries the longer word first."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def regex(node: dict) -> str:
+        branches = [re.escape(char) + regex(child) for char, child in sorted(node.items()) if char]
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return ("(?:" + body + ")?" if "" in node else body) if branches else ""
+
+    return regex(tree)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[a-z0-9_-]")
+
+
+@functools.cache
+def _matcher(lang: str, path: Path, mtime_ns: int) -> tuple[re.Pattern[str], dict[str, tuple[int, str]]]:
+    return matcher(terms(path), lang)
+
+
+def matcher(entries: list[dict], lang: str) -> tuple[re.Pattern[str], dict[str, tuple[int, str]]]:
+    """One prefix-tree regex over every name, and each lowercased name's (term number, name)."""
+    lookup: dict[str, tuple[int, str]] = {}
+    for number, term in enumerate(entries):
+        for name in names(term, lang):
+            lookup.setdefault(name.lower(), (number, name))
+    return re.compile(_trie(sorted(lookup))), lookup
+
+
+def uses(text: str, lang: str, path: Path = GLOSSARY, entries: list[dict] | None = None):
+    """``(start, end, term number)`` of each use of a term in ``text``, left to right.
+
+    Names match case-insensitively (abbreviations exactly); an English name must be a whole word, and
+    may take a plural "s" or "es". ``entries`` replaces the glossary file (for tests).
+    """
+    regex, lookup = matcher(entries, lang) if entries else _matcher(lang, path, path.stat().st_mtime_ns)
+    entries = entries or terms(path)
+    lower = text.lower()
+    if len(lower) != len(text):  # a character whose lowercase is longer: no safe positions
+        return
+    for match in regex.finditer(lower):
+        start, end = match.span()
+        number, name = lookup[match.group(0)]
+        if _CJK.search(name):
+            yield start, end, number
+            continue
+        if name == entries[number].get("abbr") and text[start:end] != name:
+            continue
+        end += next((len(s) for s in ("es", "s") if lower.startswith(s, end)), 0)
+        before, after = lower[start - 1 : start], lower[end : end + 1]
+        if not (before and _WORD.match(before)) and not (after and _WORD.match(after)):
+            yield start, end, number
 
 
 def aliases(text: str, lang: str, path: Path = GLOSSARY) -> list[str]:
     """The other names (other language, abbreviation) of the terms ``text`` uses: "MLLM" gives
     "多模态大模型", so the search finds a page by whichever name the reader types."""
-    regex, entries = matcher(lang, path)
-    found = {int(m.lastgroup[1:]) for m in regex.finditer(text)}
-    names = [spoken(entries[i][key]) for i in sorted(found) for key in ("zh", "en")]
-    names += [entries[i]["abbr"] for i in sorted(found) if entries[i].get("abbr")]
-    return sorted({n for n in names if n.lower() not in text.lower()})
-
-
-@functools.cache
-def _matcher(lang: str, path: Path, mtime_ns: int) -> tuple[re.Pattern[str], list[dict]]:
-    entries = [t for t in terms(path) if pattern(t, lang)]
-    entries.sort(key=lambda t: -max(len(spoken(t[lang])), len(t.get("abbr") or "")))
-    groups = "|".join(f"(?P<t{i}>{pattern(t, lang)})" for i, t in enumerate(entries))
-    return re.compile(groups), entries
-
-
-def matcher(lang: str, path: Path = GLOSSARY) -> tuple[re.Pattern[str], list[dict]]:
-    """One regex over every term, longest names first, so "自注意力" wins over "注意力"."""
-    return _matcher(lang, path, path.stat().st_mtime_ns)
+    entries = terms(path)
+    found = sorted({number for _, _, number in uses(text, lang, path)})
+    other = [spoken(entries[i][key]) for i in found for key in ("zh", "en")]
+    other += [entries[i]["abbr"] for i in found if entries[i].get("abbr")]
+    return sorted({n for n in other if n.lower() not in text.lower()})
 
 
 class FirstUse(Treeprocessor):
@@ -101,7 +139,7 @@ class FirstUse(Treeprocessor):
 
     def __init__(self, md, lang: str, path: Path):
         super().__init__(md)
-        self.lang, self.regex, self.entries = lang, *matcher(lang, path)
+        self.lang, self.path = lang, path
 
     def run(self, root: ElementTree.Element) -> None:
         self.used: set[int] = set()
@@ -117,16 +155,16 @@ class FirstUse(Treeprocessor):
 
     def mark(self, text: str | None, parent: ElementTree.Element, index: int) -> str | None:
         """``text`` up to its first new term, which becomes an ``<abbr>`` inserted at ``index``."""
-        for match in self.regex.finditer(text or ""):
-            number = int(match.lastgroup[1:])
+        for start, end, number in uses(text or "", self.lang, self.path):
             if number in self.used:
                 continue
             self.used.add(number)
-            abbr = ElementTree.Element("abbr", {"title": tooltip(self.entries[number], self.lang)})
-            abbr.text = match.group(0)
+            title = tooltip(terms(self.path)[number], self.lang)
+            abbr = ElementTree.Element("abbr", {"title": title})
+            abbr.text = text[start:end]
             parent.insert(index, abbr)
-            abbr.tail = self.mark(text[match.end() :], parent, index + 1)
-            return text[: match.start()]
+            abbr.tail = self.mark(text[end:], parent, index + 1)
+            return text[:start]
         return text
 
 

@@ -34,13 +34,14 @@ def _digest(parts: list[bytes]) -> str:
     return digest.hexdigest()
 
 
-def shared_key(root: Path, docs: Path) -> str:
-    """What every page of one language depends on."""
+def shared_key(root: Path, docs: Path, site_url: str = "") -> str:
+    """What every page of one language depends on, including the URL it is built for (canonical links)."""
     files = [root / name for name in SHARED if (root / name).is_file()]
     for folder in ("overrides", "src/handbook_build"):
         files += sorted(p for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     fronts = [content.FRONT_MATTER.match(p.read_text(encoding="utf-8")) for p in sorted(docs.rglob("*.md"))]
-    return _digest([f.read_bytes() for f in files] + [m.group(0).encode() for m in fronts if m])
+    parts = [f.read_bytes() for f in files] + [m.group(0).encode() for m in fronts if m]
+    return _digest([*parts, site_url.encode()])
 
 
 def page_key(root: Path, docs: Path, src_uri: str, package: str) -> str:
@@ -66,7 +67,7 @@ def invalidate(config, files) -> dict:
         Path(config.site_dir),
     )
     keys = {
-        "shared": shared_key(root, docs),
+        "shared": shared_key(root, docs, config.site_url or ""),
         "pages": {
             f.src_uri: page_key(root, docs, f.src_uri, snippets.STATE.package_fingerprint)
             for f in files.documentation_pages()

@@ -42,7 +42,9 @@ def question_pages(docs: Path, plan: content.SiteMap, lang: str) -> list[dict]:
                     "section": section.titles[lang],
                     "keywords": meta.get("keywords") or [],
                     "aliases": glossary.aliases(named, lang),
-                    "questions": [q.titles[lang] for q in plan.questions if q.id in (meta.get("source") or [])],
+                    "questions": [
+                        q.titles[lang] for q in plan.questions if q.id in (meta.get("source") or [])
+                    ],
                     "tags": meta.get("tags") or [],
                     "headings": _HEADING.findall(content.FRONT_MATTER.sub("", text)),
                     "text": content.description(meta, text) or "",

@@ -144,6 +144,18 @@ def test_search_judgement_flags_wrong_page_and_other_language():
     assert "another language" in checks.judge_search([root + "a/b/", en + "a/b/"], root, "a/b", [en])[-1]
 
 
+def test_glossary_gates_flag_an_unused_term_and_an_unexplained_heading_abbreviation():
+    lora = {"zh": "低秩适配", "en": "low-rank adaptation", "abbr": "LoRA", "def": {"zh": "…", "en": "…"}}
+    ghost = {"zh": "幽灵术语", "en": "ghost term", "def": {"zh": "…", "en": "…"}}
+    pages = {"zh": {"a.md": "# 标题 { #t }\n\n用低秩适配微调。\n"}, "en": {"a.md": "# T { #t }\n\nWe use LoRA.\n"}}
+    assert checks.unused_terms([lora], pages) == []
+    unused = checks.unused_terms([lora, ghost], pages)
+    assert len(unused) == 2 and all("ghost term" in problem for problem in unused), unused
+    page = "# T { #t }\n\n## LoRA and RLHF { #h }\n\n## Why `QKV` and $W_Q$ { #c }\n"
+    assert checks.missing_abbreviations(page, "a.md", [lora]) == ["a.md: heading abbreviation 'RLHF' is not in glossary.yml"]
+    assert checks.missing_abbreviations(page.replace("RLHF", "LoRAs"), "a.md", [lora]) == []
+
+
 # --- browser: the page audit ----------------------------------------------------------------------------
 
 
