@@ -7,11 +7,20 @@ from mllm_handbook.fusion import EarlyFusion, MidFusion, late_fusion
 
 torch.manual_seed(0)
 batch, img_dim, txt_dim, classes = 4, 6, 5, 3
-img, txt = torch.randn(batch, img_dim), torch.randn(batch, txt_dim)  # pooled features per modality
-img_tok, txt_tok = torch.randn(batch, 9, img_dim), torch.randn(batch, 7, txt_dim)  # token sequences
+img, txt = (
+    torch.randn(batch, img_dim),
+    torch.randn(batch, txt_dim),
+)  # pooled features per modality
+img_tok, txt_tok = (
+    torch.randn(batch, 9, img_dim),
+    torch.randn(batch, 7, txt_dim),
+)  # token sequences
 
 early = EarlyFusion([img_dim, txt_dim], classes)
-img_head, txt_head = nn.Linear(img_dim, classes), nn.Linear(txt_dim, classes)  # late: one model per modality
+img_head, txt_head = (
+    nn.Linear(img_dim, classes),
+    nn.Linear(txt_dim, classes),
+)  # late: one model per modality
 mid = MidFusion([img_dim, txt_dim], dim=8, num_classes=classes).eval()
 
 
@@ -34,11 +43,17 @@ def interaction(f, a, b):
 
 with torch.no_grad():
     scores = {
-        "early (concat + MLP)": interaction(lambda a, b: early([a, b]), img, txt),
+        "early (concat + MLP)": interaction(
+            lambda a, b: early([a, b]), img, txt
+        ),
         "late (mean of logits)": interaction(late, img, txt),
-        "mid (joint attention)": interaction(lambda a, b: mid([a, b]), img_tok, txt_tok),
+        "mid (joint attention)": interaction(
+            lambda a, b: mid([a, b]), img_tok, txt_tok
+        ),
     }
 for name, value in scores.items():
     print(f"{name:<22} max |interaction| = {value:.2e}")
 assert scores["late (mean of logits)"] < 1e-6
-assert min(scores["early (concat + MLP)"], scores["mid (joint attention)"]) > 1e-3
+assert (
+    min(scores["early (concat + MLP)"], scores["mid (joint attention)"]) > 1e-3
+)

@@ -6,19 +6,39 @@ from mllm_handbook.llava import IGNORE_INDEX, IMAGE_TOKEN_INDEX, ToyLlava
 
 torch.manual_seed(0)
 model = ToyLlava(vocab_size=12, vision_dim=16, dim=32, num_layers=2).eval()
-patches = torch.randn(1, 4, 16)  # 4 patch features from a (frozen) vision encoder
+patches = torch.randn(
+    1, 4, 16
+)  # 4 patch features from a (frozen) vision encoder
 
 # "USER: <image> what is it ? ASSISTANT: a cat" as toy ids; -200 marks the <image> placeholder.
 input_ids = torch.tensor([[1, IMAGE_TOKEN_INDEX, 3, 4, 5, 6, 7, 8]])
 # SFT-style labels: prompt positions -100, answer tokens supervised; the placeholder label is arbitrary.
-labels = torch.tensor([[IGNORE_INDEX, 0, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 7, 8]])
+labels = torch.tensor(
+    [
+        [
+            IGNORE_INDEX,
+            0,
+            IGNORE_INDEX,
+            IGNORE_INDEX,
+            IGNORE_INDEX,
+            IGNORE_INDEX,
+            7,
+            8,
+        ]
+    ]
+)
 
 logits, loss, full_labels = model(patches, input_ids, labels)
 print("input_ids   :", input_ids[0].tolist())
-layout = ["img" if 1 <= t < 1 + patches.shape[1] else "txt" for t in range(full_labels.shape[1])]
+layout = [
+    "img" if 1 <= t < 1 + patches.shape[1] else "txt"
+    for t in range(full_labels.shape[1])
+]
 print("positions   :", layout)
 print("labels      :", full_labels[0].tolist())
-print(f"logits shape: {tuple(logits.shape)}  (8 ids - 1 placeholder + 4 image tokens = 11 positions)")
+print(
+    f"logits shape: {tuple(logits.shape)}  (8 ids - 1 placeholder + 4 image tokens = 11 positions)"
+)
 print(f"loss                          = {loss.item():.4f}")
 
 # 1. The label written at the placeholder never reaches the loss: image positions are all -100.

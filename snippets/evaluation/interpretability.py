@@ -8,9 +8,14 @@ from mllm_handbook.interpret import attention_rollout, gradient_times_input
 torch.manual_seed(3)
 side, d, heads = 4, 8, 2
 patches = torch.randn(side * side, d)  # a 4x4 grid of image-patch features
-self_attn = [[torch.randn(d, d) / d**0.5 for _ in range(3)] for _ in range(2)]  # (Wq, Wk, Wv) x 2 layers
+self_attn = [
+    [torch.randn(d, d) / d**0.5 for _ in range(3)] for _ in range(2)
+]  # (Wq, Wk, Wv) x 2 layers
 query = torch.randn(d)  # the text token that reads the image, e.g. "dog"
-cross = [[torch.randn(d, d // heads) / d**0.5 for _ in range(3)] for _ in range(heads)]
+cross = [
+    [torch.randn(d, d // heads) / d**0.5 for _ in range(3)]
+    for _ in range(heads)
+]
 readout = torch.randn(d)
 
 
@@ -23,17 +28,27 @@ def forward(x: torch.Tensor):
         x = x + a @ (x @ wv)  # residual connection
     head_maps, head_outs = [], []
     for wq, wk, wv in cross:
-        c = torch.softmax((query @ wq) @ (x @ wk).T / (d // heads) ** 0.5, dim=-1)  # [16]
+        c = torch.softmax(
+            (query @ wq) @ (x @ wk).T / (d // heads) ** 0.5, dim=-1
+        )  # [16]
         head_maps.append(c)
         head_outs.append(c @ (x @ wv))
-    score = torch.cat(head_outs) @ readout  # a scalar "decision" for the query token
+    score = (
+        torch.cat(head_outs) @ readout
+    )  # a scalar "decision" for the query token
     return score, torch.stack(layer_maps), torch.stack(head_maps)
 
 
 score, layer_maps, head_maps = forward(patches)
-rollout = attention_rollout(layer_maps)  # [16, 16], residual modelled as 0.5 * I
-assert torch.allclose(rollout.sum(-1), torch.ones(16), atol=1e-6)  # every row is a distribution
-attention_attr = head_maps.mean(0) @ rollout  # cross-attention (head mean) carried back to the input patches
+rollout = attention_rollout(
+    layer_maps
+)  # [16, 16], residual modelled as 0.5 * I
+assert torch.allclose(
+    rollout.sum(-1), torch.ones(16), atol=1e-6
+)  # every row is a distribution
+attention_attr = (
+    head_maps.mean(0) @ rollout
+)  # cross-attention (head mean) carried back to the input patches
 grad_attr = gradient_times_input(lambda x: forward(x)[0], patches)
 
 
@@ -44,11 +59,21 @@ def effect_of_removing(patch: int) -> float:
     return (forward(ablated)[0] - score).abs().item()
 
 
-top_attention, top_gradient = attention_attr.argmax().item(), grad_attr.abs().argmax().item()
-rank_a, rank_g = attention_attr.argsort().argsort().float(), grad_attr.abs().argsort().argsort().float()
+top_attention, top_gradient = (
+    attention_attr.argmax().item(),
+    grad_attr.abs().argmax().item(),
+)
+rank_a, rank_g = (
+    attention_attr.argsort().argsort().float(),
+    grad_attr.abs().argsort().argsort().float(),
+)
 spearman = torch.corrcoef(torch.stack([rank_a, rank_g]))[0, 1].item()
-print(f"rollout rows sum to 1: max |sum - 1| = {(rollout.sum(-1) - 1).abs().max():.1e}")
-print(f"top patch by attention rollout: {top_attention}, by |gradient x input|: {top_gradient}")
+print(
+    f"rollout rows sum to 1: max |sum - 1| = {(rollout.sum(-1) - 1).abs().max():.1e}"
+)
+print(
+    f"top patch by attention rollout: {top_attention}, by |gradient x input|: {top_gradient}"
+)
 print(f"Spearman rank correlation of the two maps: {spearman:.2f}")
 print(
     f"|score change| when zeroing patch {top_attention} (attention's pick): {effect_of_removing(top_attention):.3f}"
@@ -56,7 +81,9 @@ print(
 print(
     f"|score change| when zeroing patch {top_gradient} (gradient's pick):  {effect_of_removing(top_gradient):.3f}"
 )
-assert top_attention != top_gradient  # the two explanations disagree on the most important patch
+assert (
+    top_attention != top_gradient
+)  # the two explanations disagree on the most important patch
 assert effect_of_removing(top_gradient) > effect_of_removing(top_attention)
 
 fig, axes = new_figure(8.0, 2.4, ncols=4)

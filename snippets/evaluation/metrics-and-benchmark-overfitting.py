@@ -9,7 +9,12 @@ similarity = torch.tensor(
     [
         [0.82, 0.30, 0.41, 0.10],  # image 0: its caption is ranked 1st
         [0.35, 0.52, 0.61, 0.20],  # image 1: caption 2 scores higher -> rank 2
-        [0.30, 0.48, 0.45, 0.47],  # image 2: captions 1 and 3 score higher -> rank 3
+        [
+            0.30,
+            0.48,
+            0.45,
+            0.47,
+        ],  # image 2: captions 1 and 3 score higher -> rank 3
         [0.05, 0.12, 0.50, 0.66],  # image 3: rank 1
     ]
 )
@@ -22,5 +27,9 @@ for k in range(1, 5):
 
 # Hand-computed ranks. Image->text: [1, 2, 3, 1]. Text->image (columns): caption 0 -> 1st,
 # caption 1 -> 0.52 vs 0.48 -> 1st, caption 2 -> 0.61 and 0.50 beat 0.45 -> 3rd, caption 3 -> 1st.
-assert results[1] == (0.5, 0.75) and results[2] == (0.75, 0.75) and results[3] == (1.0, 1.0)
+assert (
+    results[1] == (0.5, 0.75)
+    and results[2] == (0.75, 0.75)
+    and results[3] == (1.0, 1.0)
+)
 assert results[4] == (1.0, 1.0)  # R@N is always 1

@@ -5,7 +5,12 @@ from mllm_handbook.metrics import chair, pope_metrics
 # CHAIR: objects each generated caption mentions vs. objects annotated in its image.
 mentioned = [
     {"dog", "frisbee", "grass"},  # faithful
-    {"dining table", "pizza", "fork", "wine glass"},  # "wine glass" is not in the image
+    {
+        "dining table",
+        "pizza",
+        "fork",
+        "wine glass",
+    },  # "wine glass" is not in the image
     {"person", "surfboard", "boat"},  # "boat" is not in the image
     {"cat", "laptop"},  # faithful
 ]
@@ -27,7 +32,9 @@ models = {
     "careful": [True, True, True, False, False, False, False, True],
     "always yes": [True] * 8,
 }
-print(f"\n{'model':>10} | {'acc':>5} | {'prec':>5} | {'rec':>5} | {'F1':>5} | {'yes':>5}")
+print(
+    f"\n{'model':>10} | {'acc':>5} | {'prec':>5} | {'rec':>5} | {'F1':>5} | {'yes':>5}"
+)
 for name, answers in models.items():
     m = pope_metrics(answers, labels)
     print(
@@ -35,5 +42,9 @@ for name, answers in models.items():
         f"{m['f1']:5.3f} | {m['yes_ratio']:5.3f}"
     )
 always_yes = pope_metrics(models["always yes"], labels)
-assert always_yes["recall"] == 1.0 and always_yes["precision"] == 0.5 and always_yes["yes_ratio"] == 1.0
+assert (
+    always_yes["recall"] == 1.0
+    and always_yes["precision"] == 0.5
+    and always_yes["yes_ratio"] == 1.0
+)
 assert pope_metrics(models["careful"], labels)["accuracy"] == 0.75

@@ -20,8 +20,12 @@ def matrix_entries(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.dim() == 2)
 
 
-assert matrix_entries(nn.TransformerEncoderLayer(d, 4, ff)) == weights_per_layer(cross=False)
-assert matrix_entries(nn.TransformerDecoderLayer(d, 4, ff)) == weights_per_layer(cross=True)
+assert matrix_entries(
+    nn.TransformerEncoderLayer(d, 4, ff)
+) == weights_per_layer(cross=False)
+assert matrix_entries(
+    nn.TransformerDecoderLayer(d, 4, ff)
+) == weights_per_layer(cross=True)
 
 
 def matmul_flops(weights: int, tokens: int) -> int:
@@ -39,14 +43,28 @@ cross_extra_in, cross_extra_out = (
     2 * d * d,
 )  # cross K,V act on encoder states; Q,O on decoder states
 rows = []
-for name, extra in [("ignoring cross-attn (T5's approximation)", False), ("counting cross-attn", True)]:
+for name, extra in [
+    ("ignoring cross-attn (T5's approximation)", False),
+    ("counting cross-attn", True),
+]:
     enc_dec = {
         "params": L * plain + L * weights_per_layer(cross=extra),
         "flops": L * matmul_flops(plain, n_in)  # encoder sees only the input
         + L * matmul_flops(plain, n_out)  # decoder sees only the output ...
-        + (L * (matmul_flops(cross_extra_in, n_in) + matmul_flops(cross_extra_out, n_out)) if extra else 0),
+        + (
+            L
+            * (
+                matmul_flops(cross_extra_in, n_in)
+                + matmul_flops(cross_extra_out, n_out)
+            )
+            if extra
+            else 0
+        ),
     }
-    ratios = (enc_dec["params"] / decoder_only["params"], decoder_only["flops"] / enc_dec["flops"])
+    ratios = (
+        enc_dec["params"] / decoder_only["params"],
+        decoder_only["flops"] / enc_dec["flops"],
+    )
     rows.append(ratios)
     print(
         f"{name:<42} params enc-dec / dec-only = {ratios[0]:.2f}   FLOPs dec-only / enc-dec = {ratios[1]:.2f}"
@@ -57,22 +75,44 @@ assert 1.0 < rows[1][0] < 1.2 and 1.6 < rows[1][1] < 2.0
 # 2. KV cache in a decoder-only layer: prefill the prompt once, then decode one token per step.
 torch.manual_seed(0)
 w_q, w_k, w_v = (torch.randn(d, d) / d**0.5 for _ in range(3))
-x = torch.randn(1, n_in + 3, d)  # prompt + 3 generated tokens (their embeddings)
-full = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, is_causal=True)  # recompute everything
+x = torch.randn(
+    1, n_in + 3, d
+)  # prompt + 3 generated tokens (their embeddings)
+full = scaled_dot_product_attention(
+    x @ w_q, x @ w_k, x @ w_v, is_causal=True
+)  # recompute everything
 
 prompt = x[:, :n_in]
-k_cache, v_cache = prompt @ w_k, prompt @ w_v  # prefill: one parallel pass over n_in tokens
-outputs = [scaled_dot_product_attention(prompt @ w_q, k_cache, v_cache, mask=causal_mask(n_in))]
-for t in range(n_in, n_in + 3):  # decode: 1 query row per step against the growing cache
+k_cache, v_cache = (
+    prompt @ w_k,
+    prompt @ w_v,
+)  # prefill: one parallel pass over n_in tokens
+outputs = [
+    scaled_dot_product_attention(
+        prompt @ w_q, k_cache, v_cache, mask=causal_mask(n_in)
+    )
+]
+for t in range(
+    n_in, n_in + 3
+):  # decode: 1 query row per step against the growing cache
     new = x[:, t : t + 1]
-    k_cache, v_cache = torch.cat([k_cache, new @ w_k], 1), torch.cat([v_cache, new @ w_v], 1)
+    k_cache, v_cache = (
+        torch.cat([k_cache, new @ w_k], 1),
+        torch.cat([v_cache, new @ w_v], 1),
+    )
     outputs.append(scaled_dot_product_attention(new @ w_q, k_cache, v_cache))
-    print(f"decode step {t - n_in + 1}: query rows 1, cached keys {k_cache.shape[1]}")
+    print(
+        f"decode step {t - n_in + 1}: query rows 1, cached keys {k_cache.shape[1]}"
+    )
 assert torch.allclose(torch.cat(outputs, 1), full, atol=1e-5)
 print("prefill + cached decode == full causal recompute: OK")
 
 # 3. Cache entries (keys + values, per position per layer) at the end of generation, same 2L total depth.
 dec_only_cache = 2 * L * (n_in + n_out)  # every layer caches prompt and output
-enc_dec_cache = L * n_in + L * n_out  # decoder layers: cross-attn K,V of the input + self-attn K,V of outputs
-print(f"cached positions x layers: decoder-only {dec_only_cache}, encoder-decoder {enc_dec_cache}")
+enc_dec_cache = (
+    L * n_in + L * n_out
+)  # decoder layers: cross-attn K,V of the input + self-attn K,V of outputs
+print(
+    f"cached positions x layers: decoder-only {dec_only_cache}, encoder-decoder {enc_dec_cache}"
+)
 assert dec_only_cache == 2 * enc_dec_cache

@@ -3,10 +3,16 @@
 import torch
 
 from mllm_handbook.figures import new_figure, show
-from mllm_handbook.masks import causal_mask, glm_blank_infilling_mask, prefix_lm_mask
+from mllm_handbook.masks import (
+    causal_mask,
+    glm_blank_infilling_mask,
+    prefix_lm_mask,
+)
 
 
-def draw(mask: torch.Tensor, labels: list[str], cols: list[str] | None = None) -> None:
+def draw(
+    mask: torch.Tensor, labels: list[str], cols: list[str] | None = None
+) -> None:
     cols = labels if cols is None else cols
     print("       " + " ".join(f"{c:>4}" for c in cols))
     for name, row in zip(labels, mask, strict=True):
@@ -23,21 +29,61 @@ draw(enc_self, src)
 print("Flan-T5 decoder self-attention | cross-attention:")
 draw(torch.cat([dec_self, cross], 1), tgt, tgt + src)
 combined = torch.cat(
-    [torch.cat([enc_self, torch.zeros(3, 2, dtype=torch.bool)], 1), torch.cat([cross, dec_self], 1)]
+    [
+        torch.cat([enc_self, torch.zeros(3, 2, dtype=torch.bool)], 1),
+        torch.cat([cross, dec_self], 1),
+    ]
 )
-assert torch.equal(combined, prefix_lm_mask(5, 3))  # same connectivity as a prefix LM, but separate weights
+assert torch.equal(
+    combined, prefix_lm_mask(5, 3)
+)  # same connectivity as a prefix LM, but separate weights
 
 # 2. GLM (ChatGLM-6B): the paper's Fig. 2 example. x = x1..x6, spans [x3] and [x5 x6] are blanked.
-tokens = ["x1", "x2", "[M]", "x4", "[M]", "[S]", "x5", "x6", "[S]", "x3"]  # Part A | Part B (spans shuffled)
+tokens = [
+    "x1",
+    "x2",
+    "[M]",
+    "x4",
+    "[M]",
+    "[S]",
+    "x5",
+    "x6",
+    "[S]",
+    "x3",
+]  # Part A | Part B (spans shuffled)
 glm = glm_blank_infilling_mask(part_a_len=5, part_b_len=5)
 paper_fig_2d = torch.tensor(
-    [[1] * 5 + [0] * 5] * 5 + [[1] * 5 + [1] * (i + 1) + [0] * (4 - i) for i in range(5)], dtype=torch.bool
+    [[1] * 5 + [0] * 5] * 5
+    + [[1] * 5 + [1] * (i + 1) + [0] * (4 - i) for i in range(5)],
+    dtype=torch.bool,
 )
 assert torch.equal(glm, paper_fig_2d)
 print("\nGLM blank infilling (rows attend to columns marked x):")
 draw(glm, tokens)
-position_1 = [1, 2, 3, 4, 5, 5, 5, 5, 3, 3]  # position in the corrupted text (Part B: its [M]'s position)
-position_2 = [0, 0, 0, 0, 0, 1, 2, 3, 1, 2]  # position inside the span (0 for Part A)
+position_1 = [
+    1,
+    2,
+    3,
+    4,
+    5,
+    5,
+    5,
+    5,
+    3,
+    3,
+]  # position in the corrupted text (Part B: its [M]'s position)
+position_2 = [
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    1,
+    2,
+]  # position inside the span (0 for Part A)
 print("position 1:", position_1)
 print("position 2:", position_2)
 

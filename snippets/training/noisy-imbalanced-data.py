@@ -16,25 +16,34 @@ from mllm_handbook.imbalance import (
 torch.manual_seed(0)
 
 # 1. A 95 / 5 imbalanced label set: inverse-frequency class weights.
-targets = torch.cat([torch.zeros(95, dtype=torch.long), torch.ones(5, dtype=torch.long)])
+targets = torch.cat(
+    [torch.zeros(95, dtype=torch.long), torch.ones(5, dtype=torch.long)]
+)
 counts = class_counts(targets, 2)
 weights = inverse_frequency_weights(counts)
-print(f"class counts {counts.tolist()} -> weights {[round(w, 3) for w in weights.tolist()]}")
+print(
+    f"class counts {counts.tolist()} -> weights {[round(w, 3) for w in weights.tolist()]}"
+)
 logits = torch.randn(100, 2)
 assert torch.allclose(
-    weighted_cross_entropy(logits, targets, weights), F.cross_entropy(logits, targets, weight=weights)
+    weighted_cross_entropy(logits, targets, weights),
+    F.cross_entropy(logits, targets, weight=weights),
 )
 print("weighted_cross_entropy == F.cross_entropy(weight=...): OK")
 
 # 2. Balanced sampling: draw with per-example weight 1 / n_class.
-draws = torch.multinomial(balanced_sample_weights(targets, 2), 2000, replacement=True)
+draws = torch.multinomial(
+    balanced_sample_weights(targets, 2), 2000, replacement=True
+)
 print(
     f"minority share: {counts[1].item() / len(targets):.2f} in the data, {targets[draws].float().mean():.2f} in 2000 balanced draws"
 )
 
 # 3. Focal loss: FL = -(1 - p_t)^gamma log p_t down-weights easy examples (Lin et al. 2017, Fig. 1).
 p_t = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9, 0.99])
-two_class_logits = torch.stack([torch.zeros(6), torch.log(p_t / (1 - p_t))], dim=1)  # softmax gives p_t
+two_class_logits = torch.stack(
+    [torch.zeros(6), torch.log(p_t / (1 - p_t))], dim=1
+)  # softmax gives p_t
 y = torch.ones(6, dtype=torch.long)
 print("  p_t  |  CE    | FL g=2 | FL/CE")
 for i, p in enumerate(p_t.tolist()):
@@ -44,11 +53,20 @@ for i, p in enumerate(p_t.tolist()):
     print(f" {p:.2f}  | {ce:.4f} | {fl:.4f} | {fl / ce:.4f}")
 
 grid = torch.linspace(0.02, 0.98, 25)
-grid_logits = torch.stack([torch.zeros(25), torch.log(grid / (1 - grid))], dim=1)
+grid_logits = torch.stack(
+    [torch.zeros(25), torch.log(grid / (1 - grid))], dim=1
+)
 fig, ax = new_figure(5.0, 2.8)
 for gamma in (0.0, 0.5, 1.0, 2.0, 5.0):
-    per_example = [focal_loss(grid_logits[i : i + 1], y[:1], gamma=gamma).item() for i in range(25)]
-    ax.plot(grid, per_example, label=f"gamma = {gamma:g}" + (" (CE)" if gamma == 0 else ""))
+    per_example = [
+        focal_loss(grid_logits[i : i + 1], y[:1], gamma=gamma).item()
+        for i in range(25)
+    ]
+    ax.plot(
+        grid,
+        per_example,
+        label=f"gamma = {gamma:g}" + (" (CE)" if gamma == 0 else ""),
+    )
 ax.set_xlabel("probability of the true class p_t")
 ax.set_ylabel("loss")
 ax.legend(frameon=False, fontsize=8)

@@ -15,10 +15,14 @@ x = torch.randn(64, d_in)
 
 # 1. B = 0 at init: the wrapped layer is exactly the pretrained layer.
 assert torch.equal(lora(x), base(x))
-print(f"output unchanged at init: max |diff| = {(lora(x) - base(x)).abs().max().item():.1e}")
+print(
+    f"output unchanged at init: max |diff| = {(lora(x) - base(x)).abs().max().item():.1e}"
+)
 
 # 2. Trainable parameters: r * (d_in + d_out) instead of d_in * d_out (+ bias).
-print(f"trainable: {count_parameters(lora)} of {count_parameters(lora, trainable_only=False)} parameters")
+print(
+    f"trainable: {count_parameters(lora)} of {count_parameters(lora, trainable_only=False)} parameters"
+)
 for rank in (8, 16, 64):
     share = rank * (4096 + 4096) / (4096 * 4096)
     print(

@@ -12,9 +12,15 @@ x = torch.randn(batch, seq, d)
 gamma, beta = torch.randn(d), torch.randn(d)
 
 # 1. Our functions match PyTorch's built-ins.
-assert torch.allclose(layer_norm(x, gamma, beta), F.layer_norm(x, (d,), gamma, beta), atol=1e-6)
-assert torch.allclose(rms_norm(x, gamma), F.rms_norm(x, (d,), gamma, eps=1e-6), atol=1e-6)
-bn_reference = F.batch_norm(x.reshape(-1, d), None, None, training=True).reshape(x.shape)
+assert torch.allclose(
+    layer_norm(x, gamma, beta), F.layer_norm(x, (d,), gamma, beta), atol=1e-6
+)
+assert torch.allclose(
+    rms_norm(x, gamma), F.rms_norm(x, (d,), gamma, eps=1e-6), atol=1e-6
+)
+bn_reference = F.batch_norm(
+    x.reshape(-1, d), None, None, training=True
+).reshape(x.shape)
 assert torch.allclose(batch_norm(x), bn_reference, atol=1e-5)
 print("layer_norm, rms_norm, batch_norm == torch.nn.functional: OK")
 
@@ -29,9 +35,15 @@ def real_token_change(norm, num_pad: int) -> float:
 pads = [0, 1, 2, 4, 8, 16]
 changes = {
     name: [real_token_change(fn, p) for p in pads]
-    for name, fn in [("BatchNorm", batch_norm), ("LayerNorm", layer_norm), ("RMSNorm", rms_norm)]
+    for name, fn in [
+        ("BatchNorm", batch_norm),
+        ("LayerNorm", layer_norm),
+        ("RMSNorm", rms_norm),
+    ]
 }
-print(f"{'pad tokens':>10} | {'BatchNorm':>9} | {'LayerNorm':>9} | {'RMSNorm':>9}")
+print(
+    f"{'pad tokens':>10} | {'BatchNorm':>9} | {'LayerNorm':>9} | {'RMSNorm':>9}"
+)
 for i, p in enumerate(pads):
     print(
         f"{p:>10} | {changes['BatchNorm'][i]:9.4f} | {changes['LayerNorm'][i]:9.1e} | {changes['RMSNorm'][i]:9.1e}"
@@ -46,4 +58,7 @@ for name, marker in [("BatchNorm", "o"), ("LayerNorm", "s"), ("RMSNorm", "^")]:
 ax.set_xlabel("padding tokens appended per sequence")
 ax.set_ylabel("max |change| of real tokens")
 ax.legend(frameon=False)
-show(fig, alt="Padding changes BatchNorm outputs of real tokens; LayerNorm and RMSNorm stay at zero.")
+show(
+    fig,
+    alt="Padding changes BatchNorm outputs of real tokens; LayerNorm and RMSNorm stay at zero.",
+)

@@ -12,15 +12,23 @@ torch.manual_seed(0)
 # 1. Our blocks equal PyTorch's nn.TransformerEncoderLayer with the same weights (eval, no dropout).
 x = torch.randn(2, 6, 16)
 for norm_first, name in [(False, "Post-LN"), (True, "Pre-LN")]:
-    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, norm_first=norm_first).eval()
+    layer = nn.TransformerEncoderLayer(
+        16, 4, 32, dropout=0.0, batch_first=True, norm_first=norm_first
+    ).eval()
     with torch.no_grad():
-        assert torch.allclose(EncoderBlock.from_torch(layer)(x), layer(x), atol=1e-5)
-    print(f"{name} block == nn.TransformerEncoderLayer(norm_first={norm_first}): OK")
+        assert torch.allclose(
+            EncoderBlock.from_torch(layer)(x), layer(x), atol=1e-5
+        )
+    print(
+        f"{name} block == nn.TransformerEncoderLayer(norm_first={norm_first}): OK"
+    )
 
 
 def mean_norms(norm_first, depth, seeds=2):
     """Per-layer gradient norm of W2 at init, averaged over a few seeds."""
-    return torch.stack([ffn_gradient_norms(norm_first, depth, seed=s) for s in range(seeds)]).mean(0)
+    return torch.stack(
+        [ffn_gradient_norms(norm_first, depth, seed=s) for s in range(seeds)]
+    ).mean(0)
 
 
 # 2. Gradient norm of each layer's second FFN matrix at initialisation, for stacks of growing depth.
@@ -31,8 +39,12 @@ deep = depths[-1]
 print(f"{deep}-layer stack\n{'layer':>5} | {'Post-LN':>7} | {'Pre-LN':>7}")
 for i in [0, 7, 15, 23, 31]:
     print(f"{i + 1:>5} | {post[deep][i]:7.3f} | {pre[deep][i]:7.3f}")
-assert post[deep][-4:].mean() > 1.2 * post[deep][:4].mean()  # Post-LN: largest near the output
-assert pre[deep][-4:].mean() < pre[deep][:4].mean()  # Pre-LN: no growth toward the output
+assert (
+    post[deep][-4:].mean() > 1.2 * post[deep][:4].mean()
+)  # Post-LN: largest near the output
+assert (
+    pre[deep][-4:].mean() < pre[deep][:4].mean()
+)  # Pre-LN: no growth toward the output
 
 # 3. The last layer's gradient norm as the stack gets deeper.
 last_post = [post[d][-1].item() for d in depths]
