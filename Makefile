@@ -50,7 +50,7 @@ browser: $(STAMP)
 serve: $(STAMP)
 	$(LOCALE) $(BIN)/python -m handbook_build snippets
 	@echo "serving $(SERVE_URL)"
-	$(LOCALE) $(BIN)/mkdocs serve -f $(SERVE_CONFIG) --dev-addr 127.0.0.1:8000
+	$(LOCALE) $(BIN)/mkdocs serve --dirty -f $(SERVE_CONFIG) --dev-addr 127.0.0.1:8000
 
 build: $(STAMP)
 	$(LOCALE) $(BIN)/python -m handbook_build --site-dir $(SITE)

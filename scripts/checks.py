@@ -231,10 +231,13 @@ def cjk_lint(text: str, name: str) -> list[str]:
     """autocorrect's Chinese copywriting rules (with the repository's ``.autocorrectrc``) on prose.
 
     autocorrect's Markdown mode lints the strings and comments inside fenced code too (``"a,b"`` →
-    ``"a，b"``), which would corrupt code, so fences are blanked first; it skips inline code and ``$…$`` /
-    ``$$…$$`` math by itself. Line numbers are those of the page.
+    ``"a，b"``), which would corrupt code, so fences are blanked first, and so is the front matter (YAML
+    lists need ASCII commas); it skips inline code and ``$…$`` / ``$$…$$`` math by itself. Line numbers
+    are those of the page.
     """
-    result = _autocorrect().lint_for(mask_fences(text), "page.md")
+    front = content.FRONT_MATTER.match(text)
+    prose = _blank(front.group(0)) + text[front.end() :] if front else text
+    result = _autocorrect().lint_for(mask_fences(prose), "page.md")
     lines = text.split("\n")
     return [
         f"{name}:{r.line}:{r.col}: {lines[r.line - 1].strip()[:60]!r}…: {r.old.strip()[:80]!r} → {r.new.strip()[:80]!r}"
@@ -276,8 +279,6 @@ def built_pages(site: Path) -> list[str]:
         rel = html.parent.relative_to(site).as_posix()
         pages.append("" if rel == "." else rel + "/")
     return pages
-
-
 
 
 def source_of(path: str, docs: Path) -> Path | None:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from handbook_build.hooks import SCAFFOLD_MARKER as MARKER  # noqa: E402 - one home for the marker
+from handbook_build.hooks import SCAFFOLD_MARKER as MARKER
+
 SITE_MAP = Path("site_map.yml")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

@@ -102,7 +102,9 @@ def report(docs: Path) -> str:
         commit = translated_commit(docs, rel) if value == STALE else None
         since = f"; changes since: git diff {commit} -- docs/{SOURCE}/{rel}" if commit else ""
         lines.append(f"  docs/{TARGET}/{rel} ({value}{since})")
-    lines.append("Update the English page from the Chinese one, then record it: make translated PAGE=section/slug")
+    lines.append(
+        "Update the English page from the Chinese one, then record it: make translated PAGE=section/slug"
+    )
     return "\n".join(lines)
 
 

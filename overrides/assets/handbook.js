@@ -7,7 +7,7 @@
 (function () {
   var links = Array.prototype.slice.call(document.querySelectorAll("a.md-select__link[hreflang]"));
   var own = links.filter(function (a) { return a.hreflang === document.documentElement.lang; })[0];
-  if (!own || document.body.hasAttribute("data-handbook-404")) return;
+  if (!own || document.querySelector("[data-handbook-404]")) return;  // the 404 page: go to the other home
   links.forEach(function (a) { a.dataset.root = a.href; });
   function retarget() {
     var here = location.href.split("#")[0].split("?")[0];
@@ -217,6 +217,10 @@
   }
 
   button.addEventListener("click", open);
+  document.querySelectorAll("a.handbook-search-link").forEach(function (a) {
+    a.addEventListener("click", function (event) { event.preventDefault(); open(); });
+  });
+  if (location.hash === "#search") open();
   input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 120); });
   dialog.addEventListener("click", function (event) { if (event.target === dialog) dialog.close(); });
   dialog.addEventListener("keydown", function (event) {

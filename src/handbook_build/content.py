@@ -72,6 +72,13 @@ def front_matter(text: str) -> dict:
 
 
 @cache
+def package_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The published version of mllm_handbook (``[project] version`` in pyproject.toml)."""
+    match = re.search(r'^version = "([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
+    return match.group(1)
+
+
+@cache
 def bibliography(path: Path) -> dict[str, dict]:
     """``bibliography.yml``: key -> authors, title, venue, year and arXiv id, DOI or URL."""
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -96,3 +103,25 @@ def written_pages(docs_lang_dir: Path, plan: SiteMap | None = None) -> dict[str,
         if path.is_file():
             pages[key] = read_front_matter(path)
     return pages
+
+
+_ABSTRACT = re.compile(r"^!!! abstract[^\n]*\n((?:[ ]{4}[^\n]*\n|\n)+)", re.M)
+
+
+def description(meta: dict, markdown: str) -> str | None:
+    """Front-matter ``description``, else the first sentence of the 30-second answer or first paragraph."""
+    if meta.get("description"):
+        return meta["description"]
+    match = _ABSTRACT.search(markdown)
+    if match:
+        text = " ".join(line.strip() for line in match.group(1).splitlines() if line.strip())
+    else:
+        body = FRONT_MATTER.sub("", markdown)
+        paragraphs = [p.strip() for p in body.split("\n\n") if p.strip() and p.strip()[0] not in "#<!|-`*"]
+        if not paragraphs:
+            return None
+        text = " ".join(paragraphs[0].split())
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links -> their text
+    text = re.sub(r"[*_`$]", "", text)
+    sentence = re.match(r"(.+?(?:。|[.!?](?=\s|$)))", text)
+    return (sentence.group(1) if sentence else text)[:300]

@@ -36,6 +36,11 @@ def status(docs: Path, rel: str) -> str:
     return FRESH if str(record) == fingerprint((docs / SOURCE / rel).read_text(encoding="utf-8")) else STALE
 
 
+def outdated(docs: Path, lang: str, rel: str) -> bool:
+    """Whether ``docs/<lang>/<rel>`` is an English page whose record does not match its Chinese twin."""
+    return lang == TARGET and (docs / SOURCE / rel).is_file() and status(docs, rel) != FRESH
+
+
 def notice(zh_href: str) -> str:
     return (
         '!!! warning handbook-outdated "This translation may be out of date"\n'

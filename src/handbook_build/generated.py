@@ -93,7 +93,9 @@ def section_list(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str
     lines = []
     for s in plan.sections:
         done = sum(f"{s.slug}/{p}" in written for p in s.pages)
-        lines.append(f"1. [{s.titles[lang]}]({relative_link(here, f'{s.slug}/index.md')}) · {done} {t['pages']}")
+        lines.append(
+            f"1. [{s.titles[lang]}]({relative_link(here, f'{s.slug}/index.md')}) · {done} {t['pages']}"
+        )
     return "\n".join(lines)
 
 
@@ -145,6 +147,24 @@ def origin_note(lang: str, here: str, meta: dict) -> str:
     else:
         line = f"{t['asked']} [{t['home']}]({relative_link(here, 'index.md')}#scope){t['end']}"
     return f"\n\n---\n\n{line}\n{{: .handbook-origin }}\n"
+
+
+RUN = {
+    "zh": "自己运行：`pip install \"mllm-handbook=={version}\"`，再运行上面的代码（[{name}]({url})）。",
+    "en": "Run it yourself: `pip install \"mllm-handbook=={version}\"`, then run the code above ([{name}]({url})).",
+}
+_EXEC_FENCE = re.compile(r'^```python exec="on"[^\n]*title="(snippets/[^"]+)"[^\n]*\n(?:.*\n)*?```[ \t]*$', re.M)
+
+
+def run_notes(markdown: str, lang: str, version: str, repository: str) -> str:
+    """After each executed block: how to run the snippet outside the site, with a pinned install."""
+
+    def note(match: re.Match[str]) -> str:
+        name = match.group(1)
+        line = RUN[lang].format(version=version, name=name, url=f"{repository}/blob/main/{name}")
+        return f"{match.group(0)}\n\n{line}\n{{: .handbook-run }}"
+
+    return _EXEC_FENCE.sub(note, markdown)
 
 
 GENERATORS = {

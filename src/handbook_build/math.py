@@ -11,7 +11,7 @@ TeX that math-core cannot convert raises, and MkDocs then fails the build with
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as etree
+from xml.etree import ElementTree
 
 import math_core
 from markdown import Extension
@@ -49,7 +49,7 @@ class DisplayMath(BlockProcessor):
                 raise ValueError(f"display math '$${tex[:40]}…' is never closed with $$")
             tex += "\n\n" + blocks.pop(0)
         tex = tex.rstrip()[:-2]
-        box = etree.SubElement(parent, "div", {"class": "math-display", "tabindex": "0"})
+        box = ElementTree.SubElement(parent, "div", {"class": "math-display", "tabindex": "0"})
         box.text = self.parser.md.htmlStash.store(to_mathml(tex, display=True))
 
 

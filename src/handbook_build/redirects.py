@@ -23,6 +23,7 @@ _PATH = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*)*$")
 
 def problems(redirects: dict[str, str], docs: Path) -> list[str]:
     """What is wrong with the redirects for the language whose docs folder is ``docs``."""
+
     def exists(path: str) -> bool:
         return (docs / f"{path}.md").is_file() or (docs / path / "index.md").is_file()
 

@@ -28,13 +28,14 @@ import contextlib
 import hashlib
 import importlib.metadata
 import io
+import json
 import logging
 import multiprocessing
 import multiprocessing.pool
 import os
 import re
 import signal
-import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -96,7 +97,14 @@ def as_markdown(output: str) -> str:
 
 
 #: Imported once by the fork server, so every worker starts with them (never mllm_handbook: it may change).
-PRELOAD = ["torch", "torch.optim", "torch._dynamo", "matplotlib.figure", "matplotlib.backends.backend_svg", "handbook_build.snippets"]
+PRELOAD = [
+    "torch",
+    "torch.optim",
+    "torch._dynamo",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_svg",
+    "handbook_build.snippets",
+]
 
 
 def _single_threaded() -> None:
@@ -118,8 +126,10 @@ def execute(code: str, name: str, limit: float) -> tuple[bool, str, float]:
     try:
         with contextlib.redirect_stdout(buffer):
             exec(compile(normalise(code), name, "exec"), {"__name__": "__main__", "__file__": name})
-    except BaseException as error:  # noqa: BLE001 - every failure is reported, never raised across processes
-        trace = traceback.format_exception(type(error), error, error.__traceback__.tb_next)  # from the snippet
+    except BaseException as error:
+        trace = traceback.format_exception(
+            type(error), error, error.__traceback__.tb_next
+        )  # from the snippet
         return False, "".join(trace).rstrip(), time.perf_counter() - started
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -145,7 +155,9 @@ class Pool:
         limit = time_limit()
         pending = {
             name: self.pool.apply_async(
-                execute, (code, name, limit), callback=(lambda result, name=name: done(name, result)) if done else None
+                execute,
+                (code, name, limit),
+                callback=(lambda result, name=name: done(name, result)) if done else None,
             )
             for name, code in tasks.items()
         }
@@ -275,11 +287,24 @@ _TITLE = re.compile(r"^snippets/[\w./-]+\.py$")
 
 
 def start_build() -> None:
-    fingerprint_now = fingerprint()
-    if STATE.pool is not None and STATE.package_fingerprint != fingerprint_now:
-        STATE.pool.close()  # workers must import the edited package afresh
-        STATE.pool = None
-    STATE.package_fingerprint, STATE.requested, STATE.executed = fingerprint_now, 0, 0
+    STATE.package_fingerprint, STATE.requested, STATE.executed = fingerprint(), 0, 0
+
+
+_POOL_LOCK = threading.Lock()
+
+
+def on_demand_pool() -> Pool:
+    """One worker for the blocks the store lacks (``make serve`` after an edit). Each snippet still runs in
+    a fresh process, which imports the package as it is now."""
+    with _POOL_LOCK:
+        if STATE.pool is None:
+            STATE.pool = Pool(1, STATE.package_fingerprint or fingerprint())
+        return STATE.pool
+
+
+def warm_up() -> None:
+    """Create the on-demand worker in the background (its server imports torch once, which takes seconds)."""
+    threading.Thread(target=on_demand_pool, daemon=True).start()
 
 
 def run_from_store(code: str, title: str = "", **_: object) -> str:
@@ -300,9 +325,7 @@ def run_from_store(code: str, title: str = "", **_: object) -> str:
     if failed.is_file() and stage_running(store_dir()):
         log.warning(f"Snippet {title} failed on page '{STATE.page}':\n{failed.read_text(encoding='utf-8')}")
         return f"!!! failure\n    Snippet {title} failed during the build; see the build log.\n"
-    if STATE.pool is None:
-        STATE.pool = Pool(1, STATE.package_fingerprint)
-    ok, output, _seconds = STATE.pool.run({title: code})[title]
+    ok, output, _seconds = on_demand_pool().run({title: code})[title]
     STATE.executed += 1
     if not ok:
         log.warning(f"Snippet {title} failed on page '{STATE.page}':\n{output}")
@@ -317,3 +340,11 @@ def formatter(src, language, css_class, options, md, **kwargs):
     import markdown_exec
 
     return markdown_exec.base_format(language=language, run=run_from_store, code=src, md=md, **options)
+
+
+def write_stats(lang: str) -> None:
+    """This build's requested and executed blocks, for the build driver and ``make bench``."""
+    stats = os.environ.get("HANDBOOK_STATS")
+    if stats:
+        record = {"lang": lang, "requested": STATE.requested, "executed": STATE.executed}
+        Path(f"{stats}.{lang}.json").write_text(json.dumps(record), encoding="utf-8")

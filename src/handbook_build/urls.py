@@ -52,3 +52,10 @@ def source(docs: Path, lang: str, key: str) -> Path | None:
 def language_site_url(site_url: str, lang: str) -> str:
     """The absolute URL of a language's root from the site's root URL."""
     return site_url.rstrip("/") + "/" + root(lang)
+
+
+def language_roots(site_url: str, lang: str) -> dict[str, str]:
+    """Every language's root URL, from the ``site_url`` of the build of ``lang``."""
+    base = site_url.rstrip("/") + "/"
+    base = base.removesuffix(root(lang)) if root(lang) else base
+    return {other: language_site_url(base, other) for other in LANGUAGES}

@@ -1,0 +1,59 @@
+"""The search box's data, written after each language's build.
+
+* ``search/pages.json``: every question page's question, section, keywords, tags, sub-headings and first
+  sentence, read from the sources. The search box ranks pages by how well their question matches the query.
+* ``pagefind/``: Pagefind's full-text index of the question pages (``overrides/main.html`` marks their
+  article ``data-pagefind-body``), in chunks the page loads only when the reader searches. Pagefind reads the
+  language from ``<html lang>`` and segments Chinese itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from handbook_build import content
+
+#: What the full-text index leaves out of a question page: code, figures, formulas, permalinks, the
+#: generated origin line and reference list, and the "translation may be out of date" notice.
+EXCLUDE = ".highlight, .handbook-figure, math, .headerlink, .handbook-origin, .handbook-references, .handbook-outdated"
+_HEADING = re.compile(r"^###? (.+?)(?:\s*\{[^}]*\})?\s*$", re.M)
+
+
+def question_pages(docs: Path, plan: content.SiteMap, lang: str) -> list[dict]:
+    """The data of every question page written in ``docs`` (one language), in site order."""
+    pages = []
+    for section in plan.sections:
+        for slug in section.pages:
+            path = docs / section.slug / f"{slug}.md"
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+            meta = content.front_matter(text)
+            pages.append(
+                {
+                    "url": f"{section.slug}/{slug}/",
+                    "title": meta.get("title", slug),
+                    "section": section.titles[lang],
+                    "keywords": meta.get("keywords") or [],
+                    "tags": meta.get("tags") or [],
+                    "headings": _HEADING.findall(content.FRONT_MATTER.sub("", text)),
+                    "text": content.description(meta, text) or "",
+                }
+            )
+    return pages
+
+
+def write_pages(site_dir: Path, pages: list[dict]) -> None:
+    (site_dir / "search").mkdir(exist_ok=True)
+    (site_dir / "search/pages.json").write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
+
+
+def index(site_dir: Path) -> str:
+    """Pagefind over one language's built site into ``<site>/pagefind/``; returns its errors, if any."""
+    command = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--exclude-selectors", EXCLUDE]
+    result = subprocess.run([*command, "--silent"], capture_output=True, text=True)
+    return "" if result.returncode == 0 else (result.stdout + result.stderr).strip() or "pagefind failed"
