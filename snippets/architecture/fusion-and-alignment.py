@@ -1,4 +1,4 @@
-"""Early, late and mid fusion on toy features (page: architecture/fusion-and-alignment)."""
+"""Early, late and mid fusion on toy features: which let modalities interact."""
 
 import torch
 from torch import nn
@@ -35,7 +35,8 @@ print("late fusion, weights (1, 0) == image head alone: OK")
 
 
 # 2. Cross-modal interaction: I = f(a, b) - f(a', b) - f(a, b') + f(a', b').
-#    It is 0 when the output is a sum of per-modality terms, i.e. the modalities never interact.
+#    It is 0 when the output is a sum of per-modality terms, i.e. the
+#    modalities never interact.
 def interaction(f, a, b):
     a2, b2 = a + torch.randn_like(a), b + torch.randn_like(b)
     return (f(a, b) - f(a2, b) - f(a, b2) + f(a2, b2)).abs().max().item()

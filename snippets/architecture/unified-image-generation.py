@@ -1,5 +1,4 @@
-"""VQ image tokens with a straight-through gradient, and Transfusion's mixed attention mask
-(page: architecture/unified-image-generation)."""
+"""VQ image tokens with a straight-through gradient; Transfusion's mask."""
 
 import torch
 from matplotlib.patches import FancyBboxPatch
@@ -13,7 +12,8 @@ from mllm_handbook.tokenize_vq import (
 
 torch.manual_seed(0)
 
-# 1. A 2 x 2 grid of encoder latents (d = 3) quantised against a codebook of K = 5 entries.
+# 1. A 2 x 2 grid of encoder latents (d = 3) quantised against a codebook of
+#    K = 5 entries.
 codebook = torch.randn(5, 3, requires_grad=True)
 z = torch.randn(1, 2, 2, 3, requires_grad=True)  # [batch, h, w, d]
 z_q, indices = vector_quantize(z, codebook)
@@ -23,22 +23,26 @@ print(distances.numpy().round(2))
 print("image tokens (argmin):", indices.flatten().tolist())
 assert torch.equal(indices.flatten(), distances.argmin(dim=1))
 
-# Straight-through: the forward value is the code, the backward pass copies the gradient to z.
+# Straight-through: the forward value is the code, the backward pass copies
+# the gradient to z.
 upstream = torch.randn_like(z_q)
 (z_q * upstream).sum().backward(retain_graph=True)
 assert torch.allclose(z_q, codebook[indices]) and torch.equal(z.grad, upstream)
 print("z_q == codebook[indices] and dL/dz == dL/dz_q (straight-through): OK")
-print(
-    f"codebook + commitment loss (beta = 0.25): {vq_loss(z, codebook[indices]).item():.4f}"
-)
+loss = vq_loss(z, codebook[indices]).item()
+print(f"codebook + commitment loss (beta = 0.25): {loss:.4f}")
 
-# Raster-order AR needs one forward pass per image token: (side / downsampling)^2 sequential steps.
+# Raster-order AR needs one forward pass per image token:
+# (side / downsampling)^2 sequential steps.
 for side, factor in [(256, 16), (512, 16), (1024, 16)]:
+    tokens = (side // factor) ** 2
     print(
-        f"{side} x {side} px, {factor}x downsampling -> {(side // factor) ** 2:>5} image tokens = sequential AR steps"
+        f"{side} x {side} px, {factor}x downsampling -> {tokens:>5} image "
+        "tokens = sequential AR steps"
     )
 
-# 2. Transfusion's mask for: text, text, <image 1: 3 patches>, text, <image 2: 2 patches>.
+# 2. Transfusion's mask for: text, text, <image 1: 3 patches>, text,
+#    <image 2: 2 patches>.
 image_ids = torch.tensor([0, 0, 1, 1, 1, 0, 2, 2])
 mask = transfusion_attention_mask(image_ids)
 hand_drawn = [
@@ -59,7 +63,8 @@ print("mask (1 = may attend), rows = queries:")
 for label, row in zip(labels, mask.int().tolist(), strict=True):
     print(f"  {label:>2} " + "".join(map(str, row)))
 
-# 3. Figures: the mask, and a schematic of the four families (our drawing, after the papers' overview figures).
+# 3. Figures: the mask, and a schematic of the four families (our drawing,
+#    after the papers' overview figures).
 fig, ax = new_figure(3.6, 3.2)
 ax.pcolormesh(
     mask.int().flip(0).numpy(),
@@ -75,7 +80,8 @@ ax.set_xlabel("key")
 ax.set_ylabel("query")
 show(
     fig,
-    alt="Transfusion attention mask: causal lower triangle, plus full blocks inside each image.",
+    alt="Transfusion attention mask: causal lower triangle, plus full blocks "
+    "inside each image.",
 )
 
 families = [
@@ -133,7 +139,8 @@ ax.set_ylim(-0.5, 3.5)
 ax.axis("off")
 show(
     fig,
-    alt="Schematic of four designs: token autoregression with a VQ decoder; an LLM conditioning a diffusion "
-    "model; one Transformer trained with next-token and diffusion losses; decoupled encoders for "
-    "understanding and generation.",
+    alt="Schematic of four designs: token autoregression with a VQ decoder; an "
+    "LLM conditioning a diffusion model; one Transformer trained with "
+    "next-token and diffusion losses; decoupled encoders for understanding and "
+    "generation.",
 )

@@ -1,4 +1,4 @@
-"""An embedding is a lookup table = one-hot x matrix; training makes co-occurring words similar."""
+"""An embedding is one-hot x matrix; training makes co-occurring words close."""
 
 import torch
 import torch.nn.functional as F
