@@ -1,5 +1,4 @@
-"""Frame sampling, the token cost of a minute of video, one encoder for images
-and video, and temporal ids tied to seconds."""
+"""Video frames: sampling, token cost, one encoder for both, ids in seconds."""
 
 import torch
 import torch.nn.functional as F

@@ -113,8 +113,12 @@ for ax, t in zip(axes, (0.5, 1.0, 2.0), strict=True):
     colors = ["C0" if k else "C7" for k in keep]
     ax.bar(range(len(words)), probs.tolist(), color=colors)
     ax.set_title(f"T = {t}: nucleus keeps {sum(keep)}", fontsize=9)
-    ax.set_xticks(range(len(words)), words, rotation=90, fontsize=8)
     ax.set_ylim(0, 0.85)
+    if ax is axes[0]:  # the other panels: the same words, the same scale
+        ax.set_xticks(range(len(words)), words, rotation=90, fontsize=8)
+    else:
+        ax.set_xticks(range(len(words)), [])
+        ax.set_yticks(axes[0].get_yticks(), [])
 axes[0].set_ylabel("probability")
 show(
     fig,

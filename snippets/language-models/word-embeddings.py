@@ -1,4 +1,4 @@
-"""An embedding is a lookup table = one-hot x matrix; training makes co-occurring words similar."""
+"""An embedding is one-hot x matrix; training makes co-occurring words close."""
 
 import torch
 import torch.nn.functional as F
@@ -20,12 +20,18 @@ ids = torch.tensor([[0, 1, 4]])  # "cat dog car"
 lookup, one_hot = embedding_lookup(ids, E), one_hot_embedding(ids, E)
 assert torch.equal(lookup, F.embedding(ids, E))
 assert torch.allclose(one_hot, lookup)
-print("embedding_lookup == one_hot_embedding == F.embedding: OK", tuple(lookup.shape))
+print(
+    "embedding_lookup == one_hot_embedding == F.embedding: OK",
+    tuple(lookup.shape),
+)
 
 # 2. Only the rows that were looked up receive a gradient.
 W = E.clone().requires_grad_()
 one_hot_embedding(ids, W).sum().backward()
-print("rows with non-zero gradient:", [vocab[i] for i in W.grad.abs().sum(1).nonzero().flatten()])
+print(
+    "rows with non-zero gradient:",
+    [vocab[i] for i in W.grad.abs().sum(1).nonzero().flatten()],
+)
 
 # 3. 100 steps of skip-gram with negative sampling on a two-topic toy corpus.
 topics = [[0, 1, 2, 3], [4, 5, 6, 7]]  # words co-occur only within their topic
@@ -34,9 +40,13 @@ center_vecs = torch.nn.Parameter(0.1 * torch.randn(V, d))
 context_vecs = torch.nn.Parameter(0.1 * torch.randn(V, d))
 opt = torch.optim.Adam([center_vecs, context_vecs], lr=0.1)
 for _ in range(100):
-    negatives = torch.randint(V, (len(pairs), 3))  # uniform noise for the toy; word2vec uses unigram^0.75
+    negatives = torch.randint(
+        V, (len(pairs), 3)
+    )  # uniform noise for the toy; word2vec uses unigram^0.75
     loss = skipgram_negative_sampling_loss(
-        center_vecs[pairs[:, 0]], context_vecs[pairs[:, 1]], context_vecs[negatives]
+        center_vecs[pairs[:, 0]],
+        context_vecs[pairs[:, 1]],
+        context_vecs[negatives],
     )
     opt.zero_grad()
     loss.backward()
@@ -44,8 +54,16 @@ for _ in range(100):
 
 sim = cosine_similarity_matrix(center_vecs.detach(), center_vecs.detach())
 print(f"final SGNS loss: {loss.item():.3f}")
-for a, b in [("cat", "dog"), ("cat", "pet"), ("car", "bus"), ("cat", "car"), ("dog", "road")]:
+for a, b in [
+    ("cat", "dog"),
+    ("cat", "pet"),
+    ("car", "bus"),
+    ("cat", "car"),
+    ("dog", "road"),
+]:
     print(f"cos({a:>3}, {b:<4}) = {sim[vocab.index(a), vocab.index(b)]:+.2f}")
 same_topic = sim[0, 1:4].min()
 other_topic = sim[0, 4:].max()
-assert same_topic > other_topic, "same-topic words should be closer than cross-topic words"
+assert same_topic > other_topic, (
+    "same-topic words should be closer than cross-topic words"
+)

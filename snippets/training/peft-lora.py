@@ -1,4 +1,4 @@
-"""LoRA from scratch: frozen W0 plus a trainable low-rank update BA, merged after training (page: training/peft-lora)."""
+"""LoRA from scratch: frozen W0 plus a trainable low-rank BA, merged after."""
 
 import torch
 from torch import nn
@@ -6,8 +6,6 @@ from torch import nn
 from mllm_handbook.peft import LoRALinear, count_parameters
 
 torch.manual_seed(0)
-threads = torch.get_num_threads()
-torch.set_num_threads(1)  # tiny tensors: extra threads cost more than they save
 d_in, d_out, r, alpha = 32, 32, 4, 8.0
 base = nn.Linear(d_in, d_out)
 lora = LoRALinear(base, r=r, alpha=alpha)
@@ -15,17 +13,24 @@ x = torch.randn(64, d_in)
 
 # 1. B = 0 at init: the wrapped layer is exactly the pretrained layer.
 assert torch.equal(lora(x), base(x))
-print(f"output unchanged at init: max |diff| = {(lora(x) - base(x)).abs().max().item():.1e}")
+diff = (lora(x) - base(x)).abs().max().item()
+print(f"output unchanged at init: max |diff| = {diff:.1e}")
 
-# 2. Trainable parameters: r * (d_in + d_out) instead of d_in * d_out (+ bias).
-print(f"trainable: {count_parameters(lora)} of {count_parameters(lora, trainable_only=False)} parameters")
+# 2. Trainable parameters: r * (d_in + d_out) instead of d_in * d_out
+#    (+ bias).
+trainable = count_parameters(lora)
+total = count_parameters(lora, trainable_only=False)
+assert trainable == r * (d_in + d_out)
+print(f"trainable: {trainable} of {total} parameters")
 for rank in (8, 16, 64):
     share = rank * (4096 + 4096) / (4096 * 4096)
     print(
-        f"  a 4096x4096 projection with r={rank:<2}: {rank * 8192:>7,} trainable ({share:.2%} of {4096 * 4096:,})"
+        f"  a 4096x4096 projection with r={rank:<2}: {rank * 8192:>7,} "
+        f"trainable ({share:.2%} of {4096 * 4096:,})"
     )
 
-# 3. Fit a target layer whose weight differs from W0 by a rank-2 change; only A and B move.
+# 3. Fit a target layer whose weight differs from W0 by a rank-2 change;
+#    only A and B move.
 target_delta = 0.5 * torch.randn(d_out, 2) @ torch.randn(2, d_in) / d_in**0.5
 y = x @ (base.weight + target_delta).T.detach() + base.bias.detach()
 w0_before = base.weight.detach().clone()
@@ -40,14 +45,13 @@ for step in range(151):
 assert loss.item() < 1e-3
 assert torch.equal(base.weight, w0_before)
 print(f"W0 unchanged after training: {torch.equal(base.weight, w0_before)}")
-print(
-    f"rank of the learned update (alpha/r) BA: {int(torch.linalg.matrix_rank(lora.delta_weight(), atol=1e-3))}"
-)
+rank = int(torch.linalg.matrix_rank(lora.delta_weight(), atol=1e-3))
+assert rank == 2  # the rank of the change it had to learn
+print(f"rank of the learned update (alpha/r) BA: {rank}")
 
-# 4. Merge: W = W0 + (alpha/r) BA gives the same outputs with a plain nn.Linear.
+# 4. Merge: W = W0 + (alpha/r) BA gives the same outputs with a plain
+#    nn.Linear.
 merged = lora.merge()
 diff = (merged(x) - lora(x)).abs().max().item()
 assert diff < 1e-5
 print(f"merged nn.Linear == LoRA layer: max |diff| = {diff:.1e}")
-
-torch.set_num_threads(threads)

@@ -1,4 +1,4 @@
-"""SFT batch: chat template, labels -100 on the prompt, loss over response tokens only, packing (page: training/supervised-fine-tuning)."""
+"""SFT: chat template, prompt labels -100, loss on responses only, packing."""
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ torch.manual_seed(0)
 
 
 def tokenize(text: str) -> list[int]:
-    """A toy byte-level tokenizer: one token per UTF-8 byte (vocabulary of 256)."""
+    """A toy byte-level tokenizer: one token per UTF-8 byte (256 ids)."""
     return list(text.encode("utf-8"))
 
 
@@ -26,7 +26,10 @@ chats = [
         {"role": "user", "content": "<image> What animal?"},
         {"role": "assistant", "content": "A cat."},
     ],
-    [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+    [
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4"},
+    ],
 ]
 examples = [build_sft_example(chat, tokenize) for chat in chats]
 
@@ -35,7 +38,7 @@ ids, labels = examples[0]
 offset = 0
 for line in bytes(ids.tolist()).decode().split("\n")[:-1]:
     scored = (labels[offset : offset + len(line) + 1] != IGNORE_INDEX).tolist()
-    status = "trained" if all(scored) else "masked" if not any(scored) else "partly"
+    status = "trained" if all(scored) else "partly" if any(scored) else "masked"
     print(f"{status:>7} | {line}")
     offset += len(line) + 1
 trained = bytes(ids[labels != IGNORE_INDEX].tolist()).decode()
@@ -46,26 +49,40 @@ print(f"supervised tokens: {int((labels != IGNORE_INDEX).sum())} of {len(ids)}")
 input_ids, batch_labels, attention_mask = pad_batch(examples, pad_id=0)
 logits = torch.randn(*input_ids.shape, 256)  # stand-in for a model's output
 per_token = F.cross_entropy(
-    logits[:, :-1].transpose(1, 2), batch_labels[:, 1:], reduction="none", ignore_index=IGNORE_INDEX
+    logits[:, :-1].transpose(1, 2),
+    batch_labels[:, 1:],
+    reduction="none",
+    ignore_index=IGNORE_INDEX,
 )
 manual = per_token.sum() / (batch_labels[:, 1:] != IGNORE_INDEX).sum()
 loss = sft_loss(logits, batch_labels)
 assert torch.allclose(loss, manual)
-print(f"batch {list(input_ids.shape)}: loss on responses = {loss.item():.4f} (manual: {manual.item():.4f})")
+print(
+    f"batch {list(input_ids.shape)}: loss on responses = {loss.item():.4f} "
+    f"(manual: {manual.item():.4f})"
+)
 
-# 3. Packing: no padding, positions restart, attention stays inside each example.
+# 3. Packing: no padding, positions restart, attention stays inside each
+#    example.
 packed_ids, packed_labels, positions, doc_ids = pack_examples(examples)
 padded_slots = input_ids.numel()
-print(f"padded batch: {padded_slots} slots, {int((~attention_mask).sum())} of them padding")
+padding = int((~attention_mask).sum())
+print(f"padded batch: {padded_slots} slots, {padding} of them padding")
+restarts = [0] + [int(p) for p in (positions == 0).nonzero().flatten()[1:]]
 print(
-    f"packed row:   {len(packed_ids)} slots, 0 padding; positions restart at {[0] + [int(p) for p in (positions == 0).nonzero().flatten()[1:]]}"
+    f"packed row:   {len(packed_ids)} slots, 0 padding; "
+    f"positions restart at {restarts}"
 )
 mask = packed_causal_mask(doc_ids)
 x = torch.randn(1, len(packed_ids), 8)
 packed_out = F.scaled_dot_product_attention(x, x, x, attn_mask=mask)
 sizes = [len(e[0]) for e in examples]
-separate = torch.cat(
-    [F.scaled_dot_product_attention(c, c, c, is_causal=True) for c in x.split(sizes, dim=1)], dim=1
-)
+chunks = x.split(sizes, dim=1)
+separate = [
+    F.scaled_dot_product_attention(c, c, c, is_causal=True) for c in chunks
+]
+separate = torch.cat(separate, dim=1)
 assert torch.allclose(packed_out, separate, atol=1e-6)
-print("packed attention with block-diagonal causal mask == separate sequences: OK")
+print(
+    "packed attention with block-diagonal causal mask == separate sequences: OK"
+)
