@@ -40,7 +40,9 @@ class DisplayMath(BlockProcessor):
     """A block (possibly several paragraphs of the source) from ``$$`` to ``$$``."""
 
     def test(self, parent, block):
-        return block.lstrip().startswith("$$")
+        # An indented block belongs to the list item or admonition above it, whose processor dedents it
+        # and hands it back here.
+        return block.startswith("$$") or (block.lstrip().startswith("$$") and not block.startswith("    "))
 
     def run(self, parent, blocks):
         tex = blocks.pop(0).lstrip()[2:]
