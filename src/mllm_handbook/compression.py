@@ -9,11 +9,10 @@ r"""Inference and compression, written out: distillation, per-channel int8 weigh
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from mllm_handbook._checks import check, check_floating
+from mllm_handbook.attention import scaled_dot_product_attention
 
 
 def quantize_per_channel_int8(weight: torch.Tensor, axis: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,14 +59,6 @@ def dequantize_per_channel(q: torch.Tensor, scale: torch.Tensor, axis: int = 0) 
     return q.to(scale.dtype) * scale.reshape(shape)
 
 
-def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if causal:
-        t = scores.shape[-1]
-        scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
-    return scores.softmax(-1) @ v
-
-
 def causal_self_attention(
     x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
 ) -> torch.Tensor:
@@ -86,7 +77,7 @@ def causal_self_attention(
     """
     check_floating(x, "x")
     check(x.dim() == 3, f"x must be [batch, seq, d_model], got {list(x.shape)}")
-    return _attend(x @ w_q, x @ w_k, x @ w_v, causal=True)
+    return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, is_causal=True)
 
 
 def kv_cache_step(
@@ -118,7 +109,7 @@ def kv_cache_step(
     k_new, v_new = x_t @ w_k, x_t @ w_v
     if cache is not None:
         k_new, v_new = torch.cat([cache[0], k_new], dim=1), torch.cat([cache[1], v_new], dim=1)
-    return _attend(x_t @ w_q, k_new, v_new, causal=False), (k_new, v_new)
+    return scaled_dot_product_attention(x_t @ w_q, k_new, v_new), (k_new, v_new)
 
 
 def kv_cache_bytes(
