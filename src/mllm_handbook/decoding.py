@@ -237,11 +237,6 @@ def contrastive_decoding_logits(
     Returns:
         ``[..., vocab]`` contrasted logits, ``-inf`` outside $\mathcal{V}_{\mathrm{head}}$.
     """
-    check(
-        logits.shape == distorted_logits.shape,
-        f"logits and distorted_logits must have the same shape, got {list(logits.shape)} "
-        f"and {list(distorted_logits.shape)}",
-    )
     check(alpha >= 0, f"alpha must be >= 0, got {alpha}")
     check(0 < beta <= 1, f"beta must be in (0, 1], got {beta}")
     log_probs = torch.log_softmax(logits, dim=-1)

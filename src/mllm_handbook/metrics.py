@@ -39,11 +39,8 @@ def recall_at_k(similarity: torch.Tensor, k: int) -> torch.Tensor:
     Returns:
         The fraction of queries whose match is in the top ``k``: a 0-dim float tensor in ``[0, 1]``.
     """
-    check(
-        similarity.dim() == 2 and similarity.shape[0] == similarity.shape[1] and similarity.shape[0] > 0,
-        f"similarity must be a non-empty square [N, N] matrix, got shape {list(similarity.shape)}",
-    )
     n = similarity.shape[0]
+    check(similarity.shape == (n, n), f"similarity must be square [N, N], got {list(similarity.shape)}")
     check(1 <= k <= n, f"k must be in [1, N] = [1, {n}], got {k}")
     matched = similarity.diagonal().unsqueeze(1)  # [N, 1]
     rank = (similarity > matched).sum(dim=1)  # items that beat the match

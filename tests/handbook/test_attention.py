@@ -98,18 +98,8 @@ def test_bad_inputs_raise():
     q, k, v = _qkv(3)
     with pytest.raises(ValueError, match="boolean"):
         scaled_dot_product_attention(q, k, v, mask=torch.zeros(5, 6))
-    with pytest.raises(ValueError, match="does not broadcast"):
-        scaled_dot_product_attention(q, k, v, mask=torch.ones(4, 6, dtype=torch.bool))
     with pytest.raises(ValueError, match="either mask or is_causal"):
         scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 6, dtype=torch.bool), is_causal=True)
-    with pytest.raises(ValueError, match="same last dim"):
-        scaled_dot_product_attention(q, k[..., :3], v)
-    with pytest.raises(ValueError, match="same length L_k"):
-        scaled_dot_product_attention(q, k, v[..., :2, :])
-    with pytest.raises(ValueError, match="same rank"):
-        scaled_dot_product_attention(q, k[0], v[0])
-    with pytest.raises(ValueError, match="floating-point"):
-        scaled_dot_product_attention(q.long(), k, v)
     x = torch.randn(1, 2, 8)
     with pytest.raises(ValueError, match="must divide"):
         multi_head_attention(x, x, torch.randn(24, 8), torch.randn(8, 8), num_heads=3)

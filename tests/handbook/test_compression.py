@@ -49,8 +49,6 @@ def test_distillation_gradient_at_high_temperature_matches_logit_matching():
 
 
 def test_distillation_bad_inputs():
-    with pytest.raises(ValueError, match="shape mismatch"):
-        distillation_loss(torch.randn(2, 3), torch.randn(2, 4), 1.0)
     with pytest.raises(ValueError, match="temperature"):
         distillation_loss(torch.randn(2, 3), torch.randn(2, 3), -1.0)
 

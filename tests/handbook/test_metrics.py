@@ -64,7 +64,7 @@ def test_recall_at_k_bad_inputs():
         recall_at_k(TOY, 4)
     with pytest.raises(ValueError, match="square"):
         recall_at_k(torch.ones(2, 3), 1)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match=r"k must be in \[1, N\] = \[1, 0\]"):
         recall_at_k(torch.ones(0, 0), 1)
 
 

@@ -116,20 +116,13 @@ def test_rope_keeps_dtype():
 
 
 def test_rope_odd_dim_raises():
-    with pytest.raises(ValueError, match="even last dim"):
+    with pytest.raises(ValueError, match="last dim must be even"):
         apply_rope(torch.randn(2, 5, 7), torch.arange(5))
 
 
 def test_rope_position_length_mismatch_raises():
     with pytest.raises(ValueError, match="positions must have 5 entries"):
         apply_rope(torch.randn(2, 5, 8), torch.arange(4))
-
-
-def test_rope_needs_seq_dim_and_float():
-    with pytest.raises(ValueError, match=r"\[..., seq, dim\]"):
-        apply_rope(torch.randn(8), torch.arange(1))
-    with pytest.raises(ValueError, match="floating-point"):
-        apply_rope(torch.ones(2, 4, dtype=torch.long), torch.arange(2))
 
 
 # ---------------------------------------------------------------- ALiBi
@@ -263,11 +256,6 @@ def test_apply_rope_default_frequencies_and_inv_freq_argument():
     by_position = apply_rope(x, positions / s)
     by_frequency = apply_rope(x, positions, inv_freq=rope_frequencies(12) / s)
     torch.testing.assert_close(by_position, by_frequency)
-
-
-def test_apply_rope_inv_freq_shape_raises():
-    with pytest.raises(ValueError, match=r"inv_freq must have shape \[4\]"):
-        apply_rope(torch.randn(3, 8), torch.arange(3), inv_freq=torch.ones(8))
 
 
 def test_ntk_scaled_base_formula_and_endpoints():

@@ -270,10 +270,6 @@ def test_grpo_advantages_bad_inputs():
         grpo_advantages(torch.zeros(4), group_size=1)
     with pytest.raises(ValueError, match="num_groups"):
         grpo_advantages(torch.zeros(5), group_size=2)
-    with pytest.raises(ValueError, match="num_groups"):
-        grpo_advantages(torch.zeros(2, 2), group_size=2)
-    with pytest.raises(ValueError, match="floating-point"):
-        grpo_advantages(torch.zeros(4, dtype=torch.long), group_size=2)
 
 
 def test_kl_k3_is_nonnegative_and_unbiased():
