@@ -52,7 +52,22 @@ NAMES = {"mean": "sum", "sum": "mean", "min": "max", "max": "min", "minimum": "m
 NAMES |= {"amin": "amax", "amax": "amin"}
 
 # "module.function: mutation" -> why no input can tell the mutant from the original.
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "attention.flash_attention_forward: `q_i.shape[:-1]`: 1 -> 0": "m, l and the accumulator may start as "
+    "broadcastable scalars: the first key tile gives them their full shape",
+    "attention.flash_attention_forward: `cols[-1] > rows[0]`: > -> >=": "a tile that only touches the diagonal "
+    "(last key = first query) holds no key after its query: masking it changes nothing",
+    "positional.t5_relative_position_bucket: `distance.clamp(min=1)`: 1 -> 0": "the clamp only keeps log(0) "
+    "out of the log-spaced branch, which torch.where discards for distance 0",
+    "positional.t5_relative_position_bucket: `distance < max_exact`: < -> <=": "at distance = max_exact both "
+    "branches give max_exact (log 1 = 0)",
+    "losses.siglip_loss_chunked: `d + s`: + -> -": "over s = 0..K-1, (d + s) mod K and (d - s) mod K visit the "
+    "same text blocks: the ring may turn either way",
+    "losses.huber_loss: `err <= delta`: <= -> <": "at |e| = δ both branches equal δ²/2 (the loss is continuous)",
+    "losses.stable_log_softmax: `logits - logits.amax(dim=dim, keepdim=True).detach()`: drop .detach()": "the shift "
+    "cancels: the derivative of z - m - log Σ exp(z - m) with respect to m is 0",
+    "decoding.repetition_penalty: `seen > 0`: > -> >=": "at z = 0 both branches give 0",
+}
 
 
 @dataclass
@@ -153,6 +168,7 @@ def mutants(module: str) -> list[Mutant]:
         id(n): f.name for f in nodes if isinstance(f, (ast.FunctionDef, ast.ClassDef)) for n in ast.walk(f)
     }
     out = []
+    parents = {id(child): parent for parent in nodes for child in ast.iter_child_nodes(parent)}
     for index, node in enumerate(nodes):
         if id(node) in skip:
             continue
@@ -163,7 +179,7 @@ def mutants(module: str) -> list[Mutant]:
             if new is not target:
                 parent = {id(c): p for p in ast.walk(clone) for c in ast.iter_child_nodes(p)}[id(target)]
                 _replace_child(parent, target, new)
-            segment = ast.get_source_segment(text, node) or ""
+            segment = _context(node, parents, text)
             description = f"`{' '.join(segment.split())[:60]}`: {description}"
             out.append(
                 Mutant(
@@ -190,6 +206,21 @@ class _CallRecorder:
 
     def pytest_runtest_teardown(self, item) -> None:
         sys.settrace(None)
+
+
+def _context(node: ast.AST, parents: dict[int, ast.AST], text: str) -> str:
+    """Where a mutation is, as code: a number or name is shown with its parent, a default with its name."""
+    if isinstance(node, (ast.Compare, ast.BinOp, ast.AugAssign)):
+        return ast.get_source_segment(text, node) or ""
+    parent = parents[id(node)]
+    if isinstance(parent, ast.arguments):  # a default value: ``name=value``
+        names = [a.arg for a in parent.posonlyargs + parent.args][-len(parent.defaults) :]
+        pairs = [*zip(names, parent.defaults, strict=True)]
+        pairs += zip([a.arg for a in parent.kwonlyargs], parent.kw_defaults, strict=True)
+        return next(f"{name}={ast.unparse(value)}" for name, value in pairs if value is node)
+    while not isinstance(parent, (ast.Call, ast.Subscript, ast.Compare, ast.BinOp, ast.BoolOp, ast.stmt)):
+        parent = parents[id(parent)]  # climb past -x, slices and keywords to a recognisable expression
+    return ast.get_source_segment(text, parent) or ""
 
 
 def _run(source: str, module: str, workdir: str, tests: list[str] | None, record: bool = False) -> None:
