@@ -208,8 +208,8 @@ def beam_search(
         for tokens, score in beams:
             log_p = next_log_probs(tokens)
             top = log_p.topk(min(beam_width, log_p.numel()))
-            for value, token in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-                candidates.append(([*tokens, token], score + value))
+            for token in top.indices.tolist():
+                candidates.append(([*tokens, token], score + float(log_p[token])))
         beams = sorted(candidates, key=lambda c: c[1], reverse=True)[:beam_width]
     return beams[0]
 

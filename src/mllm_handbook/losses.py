@@ -51,8 +51,8 @@ def contrastive_logits(
     """
     check(len(image_features) == len(text_features), "batch sizes differ: text i must caption image i")
     check(logit_scale > 0, f"logit_scale (1/τ, already exponentiated) must be > 0, got {logit_scale}")
-    v = F.normalize(image_features, dim=-1)
-    t = F.normalize(text_features, dim=-1)
+    v = F.normalize(image_features, dim=1)
+    t = F.normalize(text_features, dim=1)
     return logit_scale * v @ t.T
 
 
@@ -79,7 +79,7 @@ def clip_loss(
         Scalar loss; $\log N$ when all logits are equal.
     """
     logits = contrastive_logits(image_features, text_features, logit_scale)
-    labels = torch.arange(logits.shape[0], device=logits.device)
+    labels = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
@@ -110,7 +110,7 @@ def siglip_loss(
         Scalar loss.
     """
     logits = contrastive_logits(image_features, text_features, logit_scale) + logit_bias
-    n = logits.shape[0]
+    n = len(logits)
     labels = 2 * torch.eye(n, dtype=logits.dtype, device=logits.device) - 1  # +1 diagonal, -1 elsewhere
     return -F.logsigmoid(labels * logits).sum() / n
 
@@ -148,7 +148,7 @@ def siglip_loss_chunked(
     for d, img in enumerate(images):
         for s in range(num_chunks):
             txt = texts[(d + s) % num_chunks]  # step s: the texts of device d + s
-            logits = logit_scale * F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).T + logit_bias
+            logits = logit_scale * F.normalize(img, dim=1) @ F.normalize(txt, dim=1).T + logit_bias
             labels = -torch.ones_like(logits)
             if s == 0:  # the device's own block holds the positives, on its diagonal
                 labels.diagonal().fill_(1.0)
@@ -181,8 +181,8 @@ def info_nce(
     check(query.shape == positive_key.shape, "query and positive_key must pair up: one positive per query")
     check(len(negative_keys) >= 1, "InfoNCE needs at least one negative key (K >= 1)")
     check(temperature > 0, f"temperature must be > 0, got {temperature}")
-    q, k_pos, k_neg = (F.normalize(x, dim=-1) for x in (query, positive_key, negative_keys))
-    l_pos = (q * k_pos).sum(dim=-1, keepdim=True)  # [N, 1]
+    q, k_pos, k_neg = (F.normalize(x, dim=1) for x in (query, positive_key, negative_keys))
+    l_pos = (q * k_pos).sum(dim=1, keepdim=True)  # [N, 1]
     l_neg = q @ k_neg.T  # [N, K]
     logits = torch.cat([l_pos, l_neg], dim=1) / temperature
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
@@ -199,7 +199,7 @@ def enqueue(queue: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         ``[K, D]``: ``keys`` followed by the first ``K - N`` rows of ``queue``.
     """
     check(len(keys) <= len(queue), f"cannot enqueue {len(keys)} keys into a queue of {len(queue)}")
-    return torch.cat([keys.detach(), queue], dim=0)[: queue.shape[0]]
+    return torch.cat([keys.detach(), queue], dim=0)[: len(queue)]
 
 
 def sample_hard_negatives(similarity: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -219,8 +219,8 @@ def sample_hard_negatives(similarity: torch.Tensor, generator: torch.Generator |
         ``[N]`` long tensor of column indices, never equal to the row index.
     """
     check(len(similarity) >= 2, "need N >= 2: the negatives of row i are the other N - 1 columns")
-    eye = torch.eye(similarity.shape[0], dtype=torch.bool, device=similarity.device)
-    weights = torch.softmax(similarity.detach().masked_fill(eye, float("-inf")), dim=1)
+    eye = torch.eye(len(similarity), dtype=torch.bool, device=similarity.device)
+    weights = torch.softmax(similarity.masked_fill(eye, float("-inf")), dim=1)
     return torch.multinomial(weights, 1, generator=generator).squeeze(1)
 
 
@@ -241,9 +241,9 @@ def itm_loss(match_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     Returns:
         Scalar loss.
     """
-    check(match_logits.shape[-1] == 2, "match_logits must be [M, 2]: (not matched, matched)")
+    check(match_logits.shape[1] == 2, "match_logits must be [M, 2]: (not matched, matched)")
     check(bool(((labels == 0) | (labels == 1)).all()), "labels must be 0 (no match) or 1 (match)")
-    log_p = torch.log_softmax(match_logits, dim=-1)
+    log_p = torch.log_softmax(match_logits, dim=1)
     return -log_p.gather(1, labels.long().unsqueeze(1)).mean()
 
 
@@ -329,9 +329,9 @@ def cross_entropy(
     check(0.0 <= label_smoothing <= 1.0, f"label_smoothing must be in [0, 1], got {label_smoothing}")
     keep = target != ignore_index
     check(bool(keep.any()), "every target equals ignore_index: nothing to average")
-    log_p = torch.log_softmax(logits[keep], dim=-1)
+    log_p = torch.log_softmax(logits[keep], dim=1)
     nll = -log_p.gather(1, target[keep].long().unsqueeze(1)).squeeze(1)
-    smooth = -log_p.mean(dim=-1)
+    smooth = -log_p.mean(dim=1)
     return ((1 - label_smoothing) * nll + label_smoothing * smooth).mean()
 
 
@@ -437,7 +437,7 @@ def distillation_loss(
         Scalar loss.
     """
     check(temperature > 0, f"temperature must be > 0, got {temperature}")
-    log_q = (student_logits / temperature).log_softmax(-1)
-    log_p = (teacher_logits.detach() / temperature).log_softmax(-1)
-    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    log_q = (student_logits / temperature).log_softmax(1)
+    log_p = (teacher_logits.detach() / temperature).log_softmax(1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(1)
     return temperature**2 * kl.mean()

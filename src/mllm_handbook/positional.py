@@ -135,7 +135,7 @@ def ntk_scaled_base(base: float, scale: float, dim: int) -> float:
     Returns:
         The new base $b'$.
     """
-    check(dim > 2 and dim % 2 == 0, f"dim must be an even number > 2, got {dim}")
+    check(dim >= 4 and dim % 2 == 0, f"dim must be even and >= 4 (d - 2 > 0), got {dim}")
     check(scale > 0, f"scale must be > 0, got {scale}")
     return base * scale ** (dim / (dim - 2))
 

@@ -50,7 +50,7 @@ def sequence_logps(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int
     logits, labels = logits[:, :-1], labels[:, 1:]
     keep = labels != ignore_index
     token_logps = torch.gather(logits.log_softmax(-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (token_logps * keep).sum(-1)
+    return (token_logps * keep).sum(dim=1)
 
 
 def dpo_implicit_reward(

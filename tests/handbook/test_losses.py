@@ -404,3 +404,41 @@ def test_siglip_rejects_non_positive_scale_and_mismatched_batches():
         siglip_loss(randn(3, 2), randn(3, 2), 0.0, -10.0)
     with pytest.raises(ValueError, match="batch sizes differ"):
         siglip_loss(randn(3, 2), randn(4, 2), 10.0, -10.0)
+
+
+# --- valid edges and gradient blocking ---------------------------------------------------------------
+
+
+def test_valid_edges_are_accepted():
+    v, t = randn(2, 3), randn(2, 3, seed=1)
+    assert torch.isfinite(clip_loss(v, t, 1e-3))  # any positive scale, also below 1
+    assert torch.isfinite(info_nce(v, t, randn(1, 3, seed=2), 1e-3))  # K = 1 negative, small temperature
+    assert sample_hard_negatives(randn(2, 2)).tolist() == [1, 0]  # N = 2: the only negative is forced
+    queue = torch.arange(6.0).reshape(3, 2)
+    torch.testing.assert_close(enqueue(queue, -queue), -queue)  # N = K: the whole queue is replaced
+    assert torch.isfinite(huber_loss(v, t, delta=1e-3))
+
+
+def test_enqueued_keys_carry_no_gradient():
+    keys = randn(2, 3).requires_grad_()
+    assert not enqueue(torch.zeros(4, 3, dtype=torch.float64), keys).requires_grad  # momentum keys: constants
+
+
+def test_distillation_blocks_the_teacher_gradient():
+    s, t = randn(3, 5).requires_grad_(), randn(3, 5, seed=1).requires_grad_()
+    distillation_loss(s, t, 2.0).backward()
+    assert t.grad is None and s.grad is not None
+
+
+def test_stable_log_softmax_gradient_ignores_the_shift():
+    z = (randn(2, 4) * 3).requires_grad_()
+    stable_log_softmax(z)[:, 0].sum().backward()  # d log p_0 / dz = onehot(0) - p
+    expected = F.one_hot(torch.zeros(2, dtype=torch.long), 4).double() - torch.softmax(z.detach(), -1)
+    torch.testing.assert_close(z.grad, expected)
+
+
+def test_defaults_match_torch():
+    a, b = randn(3, 4) * 2, randn(3, 4, seed=1) * 2
+    torch.testing.assert_close(huber_loss(a, b), F.huber_loss(a, b))  # delta = 1
+    logits, target = randn(4, 5), torch.tensor([0, 4, -100, 2])
+    torch.testing.assert_close(cross_entropy(logits, target), F.cross_entropy(logits, target))  # no smoothing
