@@ -52,9 +52,6 @@ def dequantize_per_channel(q: torch.Tensor, scale: torch.Tensor, axis: int = 0) 
         Float tensor of ``q``'s shape; the error per entry is at most $s_c / 2$.
     """
     check(q.dtype == torch.int8, f"q must be int8, got {q.dtype}")
-    check(
-        scale.shape == (q.shape[axis],), f"scale must have shape [{q.shape[axis]}], got {list(scale.shape)}"
-    )
     shape = [-1 if d == axis % q.dim() else 1 for d in range(q.dim())]
     return q.to(scale.dtype) * scale.reshape(shape)
 
@@ -75,8 +72,6 @@ def causal_self_attention(
     Returns:
         ``[batch, seq, d]``.
     """
-    check_floating(x, "x")
-    check(x.dim() == 3, f"x must be [batch, seq, d_model], got {list(x.shape)}")
     return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, is_causal=True)
 
 
@@ -104,8 +99,7 @@ def kv_cache_step(
     Returns:
         ``(out_t, (K, V))``: ``out_t`` ``[batch, 1, d]`` and the cache grown by one position.
     """
-    check_floating(x_t, "x_t")
-    check(x_t.dim() == 3 and x_t.shape[1] == 1, f"x_t must be [batch, 1, d_model], got {list(x_t.shape)}")
+    check(x_t.shape[1] == 1, f"a decoding step feeds one token: x_t is [batch, 1, d], got {x_t.shape}")
     k_new, v_new = x_t @ w_k, x_t @ w_v
     if cache is not None:
         k_new, v_new = torch.cat([cache[0], k_new], dim=1), torch.cat([cache[1], v_new], dim=1)
