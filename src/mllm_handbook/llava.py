@@ -45,9 +45,7 @@ def splice_image_tokens(
         ``(inputs_embeds, labels)`` of shapes ``[batch, seq - 1 + num_patches, dim]`` and
         ``[batch, seq - 1 + num_patches]``; image positions carry ``IGNORE_INDEX``.
     """
-    check(
-        labels.shape == input_ids.shape == text_embeds.shape[:2], "labels, text_embeds: one per input token"
-    )
+    check(labels.shape == input_ids.shape == text_embeds.shape[:2], "labels, text_embeds: one per token")
     is_image = input_ids == IMAGE_TOKEN_INDEX
     check(bool((is_image.sum(dim=1) == 1).all()), "each row of input_ids needs exactly one IMAGE_TOKEN_INDEX")
     embeds, new_labels = [], []

@@ -330,7 +330,7 @@ def cross_entropy(
     keep = target != ignore_index
     check(bool(keep.any()), "every target equals ignore_index: nothing to average")
     log_p = torch.log_softmax(logits[keep], dim=1)
-    nll = -log_p.gather(1, target[keep].long().unsqueeze(1)).squeeze(1)
+    nll = -log_p[torch.arange(len(log_p)), target[keep]]  # log-probability of each target class
     smooth = -log_p.mean(dim=1)
     return ((1 - label_smoothing) * nll + label_smoothing * smooth).mean()
 

@@ -432,3 +432,12 @@ def test_attention_weights_and_flash_forward_defaults():
         out, _ = flash_attention_forward(q, k, v)
     assert max(math.prod(s[2:]) for s in probe.shapes if len(s) == 4) == 64 * 64  # default tiles: 64 x 64
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v))  # default: not causal
+
+
+@pytest.mark.parametrize("block_size", [1, 4])
+def test_causal_tiles_stop_at_the_diagonal_on_three_dim_inputs(block_size):
+    # [batch 2, L 9, d 5]: the causal loop visits the key tiles up to each query block's last row, no more
+    q, k, v = (torch.randn(2, 9, 5, generator=torch.Generator().manual_seed(n)) for n in range(3))
+    with _Probe() as probe:
+        flash_attention(q, k, v, block_size, is_causal=True)
+    assert probe.flops == 2 * attention_matmul_flops(9, 9, 5, block_size, is_causal=True)

@@ -73,9 +73,9 @@ def test_toy_llava_text_before_the_image_does_not_see_it():
 def test_splice_errors():
     input_ids, labels = _batch()
     text, image = torch.randn(2, 5, 4), torch.randn(2, 3, 4)
-    with pytest.raises(ValueError, match="one per input token"):
+    with pytest.raises(ValueError, match="one per token"):
         splice_image_tokens(input_ids, labels[:, :4], text, image)
-    with pytest.raises(ValueError, match="one per input token"):
+    with pytest.raises(ValueError, match="one per token"):
         splice_image_tokens(input_ids, labels, text[:, :4], image)
     no_image = torch.ones_like(input_ids)
     with pytest.raises(ValueError, match="exactly one IMAGE_TOKEN_INDEX"):

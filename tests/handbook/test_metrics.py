@@ -353,3 +353,17 @@ def test_pope_with_equal_counts_of_hits_misses_and_false_alarms():
     # TP = FN = FP = 1, TN = 1: precision = recall = 1/2, so F1 = 1/2
     m = pope_metrics([True, False, True, False], [True, True, False, False])
     assert m == pytest.approx({"accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "yes_ratio": 0.5})
+
+
+def test_paired_bootstrap_can_draw_every_item():
+    a, b = torch.tensor([1, 0, 0, 0, 0]), torch.zeros(5, dtype=torch.long)  # only item 0 differs
+    low, high = paired_bootstrap_ci(a, b, 1000, 0.05, torch.Generator().manual_seed(0))
+    assert low == 0.0 and high >= 1 / 5  # resamples that draw item 0 show a gap
+
+
+def test_paired_bootstrap_default_draws_1000_resamples_of_n_items():
+    a, b = torch.tensor([1, 0, 1, 1, 0, 1, 1]), torch.tensor([0, 0, 1, 0, 1, 1, 0])
+    used, expected = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    paired_bootstrap_ci(a, b, generator=used)
+    torch.randint(0, 7, (1000, 7), generator=expected)  # B = 1000 rows of n = 7 item indices
+    assert torch.equal(torch.rand(3, generator=used), torch.rand(3, generator=expected))
