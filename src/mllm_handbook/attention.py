@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from mllm_handbook._checks import check, check_floating
+from mllm_handbook._checks import check
 from mllm_handbook.masks import causal_mask
 
 
@@ -38,24 +38,13 @@ def attention_weights(
     Returns:
         ``[..., L_q, L_k]`` weights; each row sums to 1 (or 0 if fully masked).
     """
-    check_floating(q, "q")
-    check(
-        q.dim() >= 2 and q.dim() == k.dim(), f"q and k need the same rank >= 2, got {q.dim()} and {k.dim()}"
-    )
-    check(
-        q.shape[-1] == k.shape[-1], f"q and k need the same last dim d_k, got {q.shape[-1]} and {k.shape[-1]}"
-    )
     check(not (is_causal and mask is not None), "pass either mask or is_causal=True, not both")
+    check(mask is None or mask.dtype == torch.bool, "mask must be boolean (True = may attend), not additive")
     if is_causal:
         mask = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is None:
         return torch.softmax(scores, dim=-1)
-    check(mask.dtype == torch.bool, f"mask must be boolean (True = may attend), got {mask.dtype}")
-    try:
-        mask = torch.broadcast_to(mask, scores.shape)
-    except RuntimeError as err:
-        raise ValueError(f"mask shape {list(mask.shape)} does not broadcast to {list(scores.shape)}") from err
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
     return weights.masked_fill(~mask, 0.0)  # fully masked rows: NaN -> 0
 
@@ -84,9 +73,6 @@ def scaled_dot_product_attention(
     Returns:
         ``[..., L_q, d_v]`` outputs.
     """
-    check(
-        k.shape[-2] == v.shape[-2], f"k and v need the same length L_k, got {k.shape[-2]} and {v.shape[-2]}"
-    )
     return attention_weights(q, k, mask=mask, is_causal=is_causal) @ v
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mllm_handbook._checks import check
+from mllm_handbook.attention import merge_heads, scaled_dot_product_attention, split_heads
 from mllm_handbook.norms import layer_norm
 
 
@@ -52,10 +53,8 @@ class EncoderBlock(nn.Module):
         return layer_norm(x, norm.weight, norm.bias, self.eps)
 
     def _attention(self, x: torch.Tensor) -> torch.Tensor:
-        batch, seq, d = x.shape
-        q, k, v = self.qkv(x).view(batch, seq, 3, self.num_heads, d // self.num_heads).unbind(dim=2)
-        heads = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-        return self.out(heads.transpose(1, 2).reshape(batch, seq, d))
+        q, k, v = (split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1))
+        return self.out(merge_heads(scaled_dot_product_attention(q, k, v)))
 
     def _ffn(self, x: torch.Tensor) -> torch.Tensor:
         return self.ff2(torch.relu(self.ff1(x)))
@@ -114,8 +113,6 @@ def ffn_gradient_norms(
         ``[num_layers]`` gradient norms, input side first.
     """
     check(num_layers >= 1, f"num_layers must be >= 1, got {num_layers}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: one thread avoids scheduling overhead on a busy machine
     with torch.random.fork_rng():  # seeded, without touching the caller's random state
         torch.manual_seed(seed)
         blocks = [EncoderBlock(d_model, num_heads, 4 * d_model, norm_first) for _ in range(num_layers)]
@@ -125,12 +122,9 @@ def ffn_gradient_norms(
         head = nn.Linear(d_model, 10)
         x = torch.randn(batch, seq, d_model)
         labels = torch.randint(0, 10, (batch * seq,))
-    try:
-        for block in blocks:
-            x = block(x)
-        if norm_first:
-            x = layer_norm(x)
-        F.cross_entropy(head(x).reshape(-1, 10), labels).backward()
-    finally:
-        torch.set_num_threads(threads)
+    for block in blocks:
+        x = block(x)
+    if norm_first:
+        x = layer_norm(x)
+    F.cross_entropy(head(x).reshape(-1, 10), labels).backward()
     return torch.stack([block.ff2.weight.grad.norm() for block in blocks])

@@ -9,11 +9,10 @@ r"""Inference and compression, written out: distillation, per-channel int8 weigh
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from mllm_handbook._checks import check, check_floating
+from mllm_handbook.attention import scaled_dot_product_attention
 
 
 def quantize_per_channel_int8(weight: torch.Tensor, axis: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,19 +52,8 @@ def dequantize_per_channel(q: torch.Tensor, scale: torch.Tensor, axis: int = 0) 
         Float tensor of ``q``'s shape; the error per entry is at most $s_c / 2$.
     """
     check(q.dtype == torch.int8, f"q must be int8, got {q.dtype}")
-    check(
-        scale.shape == (q.shape[axis],), f"scale must have shape [{q.shape[axis]}], got {list(scale.shape)}"
-    )
     shape = [-1 if d == axis % q.dim() else 1 for d in range(q.dim())]
     return q.to(scale.dtype) * scale.reshape(shape)
-
-
-def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if causal:
-        t = scores.shape[-1]
-        scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
-    return scores.softmax(-1) @ v
 
 
 def causal_self_attention(
@@ -84,9 +72,7 @@ def causal_self_attention(
     Returns:
         ``[batch, seq, d]``.
     """
-    check_floating(x, "x")
-    check(x.dim() == 3, f"x must be [batch, seq, d_model], got {list(x.shape)}")
-    return _attend(x @ w_q, x @ w_k, x @ w_v, causal=True)
+    return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, is_causal=True)
 
 
 def kv_cache_step(
@@ -113,12 +99,11 @@ def kv_cache_step(
     Returns:
         ``(out_t, (K, V))``: ``out_t`` ``[batch, 1, d]`` and the cache grown by one position.
     """
-    check_floating(x_t, "x_t")
-    check(x_t.dim() == 3 and x_t.shape[1] == 1, f"x_t must be [batch, 1, d_model], got {list(x_t.shape)}")
+    check(x_t.shape[1] == 1, f"a decoding step feeds one token: x_t is [batch, 1, d], got {x_t.shape}")
     k_new, v_new = x_t @ w_k, x_t @ w_v
     if cache is not None:
         k_new, v_new = torch.cat([cache[0], k_new], dim=1), torch.cat([cache[1], v_new], dim=1)
-    return _attend(x_t @ w_q, k_new, v_new, causal=False), (k_new, v_new)
+    return scaled_dot_product_attention(x_t @ w_q, k_new, v_new), (k_new, v_new)
 
 
 def kv_cache_bytes(

@@ -20,10 +20,10 @@ Shapes: patches ``[batch, num_patches, vision_dim]``, text hidden states ``[batc
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mllm_handbook._checks import check
+from mllm_handbook.attention import merge_heads, scaled_dot_product_attention, split_heads
 
 
 def _check_features(x: torch.Tensor, name: str, width: int) -> None:
@@ -33,14 +33,9 @@ def _check_features(x: torch.Tensor, name: str, width: int) -> None:
 
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """Multi-head attention with separate (already projected) keys and values, no mask."""
-    batch, q_len, dim = q.shape
-
-    def split(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(batch, x.shape[1], num_heads, dim // num_heads).transpose(1, 2)
-
-    out = F.scaled_dot_product_attention(split(q), split(k), split(v))
-    return out.transpose(1, 2).reshape(batch, q_len, dim)
+    """Multi-head attention of already projected ``[batch, len, dim]`` queries, keys and values, no mask."""
+    q, k, v = (split_heads(x, num_heads) for x in (q, k, v))
+    return merge_heads(scaled_dot_product_attention(q, k, v))
 
 
 class LinearProjector(nn.Module):

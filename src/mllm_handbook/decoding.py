@@ -208,8 +208,8 @@ def beam_search(
         for tokens, score in beams:
             log_p = next_log_probs(tokens)
             top = log_p.topk(min(beam_width, log_p.numel()))
-            for value, token in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-                candidates.append(([*tokens, token], score + value))
+            for token in top.indices.tolist():
+                candidates.append(([*tokens, token], score + float(log_p[token])))
         beams = sorted(candidates, key=lambda c: c[1], reverse=True)[:beam_width]
     return beams[0]
 
@@ -237,11 +237,6 @@ def contrastive_decoding_logits(
     Returns:
         ``[..., vocab]`` contrasted logits, ``-inf`` outside $\mathcal{V}_{\mathrm{head}}$.
     """
-    check(
-        logits.shape == distorted_logits.shape,
-        f"logits and distorted_logits must have the same shape, got {list(logits.shape)} "
-        f"and {list(distorted_logits.shape)}",
-    )
     check(alpha >= 0, f"alpha must be >= 0, got {alpha}")
     check(0 < beta <= 1, f"beta must be in (0, 1], got {beta}")
     log_probs = torch.log_softmax(logits, dim=-1)

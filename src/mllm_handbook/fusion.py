@@ -155,15 +155,9 @@ def masked_fusion(
     Returns:
         ``[batch, dim]``.
     """
-    check(features.dim() == 3, f"features must be [batch, num_modalities, dim], got {list(features.shape)}")
-    check(
-        mask.shape == features.shape[:2],
-        f"mask must have shape {list(features.shape[:2])}, got {list(mask.shape)}",
-    )
-    check(mask.dtype == torch.bool, f"mask must be boolean, got {mask.dtype}")
+    check(mask.dtype == torch.bool, f"mask must be boolean (True = modality present), got {mask.dtype}")
     check(bool(mask.any(dim=1).all()), "every sample needs at least one present modality")
     s = torch.zeros(mask.shape, dtype=features.dtype) if scores is None else scores
-    check(s.shape == mask.shape, f"scores must have shape {list(mask.shape)}, got {list(s.shape)}")
     weights = torch.softmax(s.masked_fill(~mask, float("-inf")), dim=1)
     # where() rather than multiply: a NaN or inf in a missing modality must not leak through 0 * x.
     present = torch.where(mask.unsqueeze(-1), features, torch.zeros_like(features))

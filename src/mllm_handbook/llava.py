@@ -45,17 +45,7 @@ def splice_image_tokens(
         ``(inputs_embeds, labels)`` of shapes ``[batch, seq - 1 + num_patches, dim]`` and
         ``[batch, seq - 1 + num_patches]``; image positions carry ``IGNORE_INDEX``.
     """
-    check(
-        input_ids.shape == labels.shape,
-        f"labels {list(labels.shape)} must match input_ids {list(input_ids.shape)}",
-    )
-    check(text_embeds.shape[:2] == input_ids.shape, "text_embeds must be [batch, seq, dim] for input_ids")
-    check(
-        image_embeds.shape[0] == input_ids.shape[0], "image_embeds must have the same batch size as input_ids"
-    )
-    check(
-        image_embeds.shape[-1] == text_embeds.shape[-1], "image_embeds and text_embeds must have the same dim"
-    )
+    check(labels.shape == input_ids.shape == text_embeds.shape[:2], "labels, text_embeds: one per token")
     is_image = input_ids == IMAGE_TOKEN_INDEX
     check(bool((is_image.sum(dim=1) == 1).all()), "each row of input_ids needs exactly one IMAGE_TOKEN_INDEX")
     embeds, new_labels = [], []

@@ -32,11 +32,6 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> N
     )
 
 
-def _positive(value: float | torch.Tensor, name: str) -> None:
-    value = torch.as_tensor(value)
-    check(value.numel() == 1 and bool(value > 0), f"{name} must be a positive scalar, got {value.tolist()}")
-
-
 def contrastive_logits(
     image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: float | torch.Tensor
 ) -> torch.Tensor:
@@ -54,23 +49,10 @@ def contrastive_logits(
     Returns:
         ``[N, N]`` logits; the diagonal holds the matching pairs.
     """
-    check_floating(image_features, "image_features")
-    check_floating(text_features, "text_features")
-    check(
-        image_features.dim() == 2 and text_features.dim() == 2,
-        f"features must be [N, D], got {list(image_features.shape)} and {list(text_features.shape)}",
-    )
-    check(
-        image_features.shape[0] == text_features.shape[0],
-        f"batch sizes differ: {image_features.shape[0]} images vs {text_features.shape[0]} texts",
-    )
-    check(
-        image_features.shape[1] == text_features.shape[1],
-        f"feature dims differ: {image_features.shape[1]} vs {text_features.shape[1]}",
-    )
-    _positive(logit_scale, "logit_scale")
-    v = F.normalize(image_features, dim=-1)
-    t = F.normalize(text_features, dim=-1)
+    check(len(image_features) == len(text_features), "batch sizes differ: text i must caption image i")
+    check(logit_scale > 0, f"logit_scale (1/τ, already exponentiated) must be > 0, got {logit_scale}")
+    v = F.normalize(image_features, dim=1)
+    t = F.normalize(text_features, dim=1)
     return logit_scale * v @ t.T
 
 
@@ -97,7 +79,7 @@ def clip_loss(
         Scalar loss; $\log N$ when all logits are equal.
     """
     logits = contrastive_logits(image_features, text_features, logit_scale)
-    labels = torch.arange(logits.shape[0], device=logits.device)
+    labels = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
@@ -128,7 +110,7 @@ def siglip_loss(
         Scalar loss.
     """
     logits = contrastive_logits(image_features, text_features, logit_scale) + logit_bias
-    n = logits.shape[0]
+    n = len(logits)
     labels = 2 * torch.eye(n, dtype=logits.dtype, device=logits.device) - 1  # +1 diagonal, -1 elsewhere
     return -F.logsigmoid(labels * logits).sum() / n
 
@@ -166,7 +148,7 @@ def siglip_loss_chunked(
     for d, img in enumerate(images):
         for s in range(num_chunks):
             txt = texts[(d + s) % num_chunks]  # step s: the texts of device d + s
-            logits = logit_scale * F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).T + logit_bias
+            logits = logit_scale * F.normalize(img, dim=1) @ F.normalize(txt, dim=1).T + logit_bias
             labels = -torch.ones_like(logits)
             if s == 0:  # the device's own block holds the positives, on its diagonal
                 labels.diagonal().fill_(1.0)
@@ -196,16 +178,11 @@ def info_nce(
     Returns:
         Scalar loss.
     """
-    _check_pair(query, positive_key, "query", "positive_key")
-    check_floating(negative_keys, "negative_keys")
-    check(query.dim() == 2, f"query must be [N, D], got {list(query.shape)}")
-    check(
-        negative_keys.dim() == 2 and negative_keys.shape[1] == query.shape[1] and negative_keys.shape[0] > 0,
-        f"negative_keys must be [K, {query.shape[1]}] with K >= 1, got {list(negative_keys.shape)}",
-    )
-    _positive(temperature, "temperature")
-    q, k_pos, k_neg = (F.normalize(x, dim=-1) for x in (query, positive_key, negative_keys))
-    l_pos = (q * k_pos).sum(dim=-1, keepdim=True)  # [N, 1]
+    check(query.shape == positive_key.shape, "query and positive_key must pair up: one positive per query")
+    check(len(negative_keys) >= 1, "InfoNCE needs at least one negative key (K >= 1)")
+    check(temperature > 0, f"temperature must be > 0, got {temperature}")
+    q, k_pos, k_neg = (F.normalize(x, dim=1) for x in (query, positive_key, negative_keys))
+    l_pos = (q * k_pos).sum(dim=1, keepdim=True)  # [N, 1]
     l_neg = q @ k_neg.T  # [N, K]
     logits = torch.cat([l_pos, l_neg], dim=1) / temperature
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
@@ -221,14 +198,8 @@ def enqueue(queue: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[K, D]``: ``keys`` followed by the first ``K - N`` rows of ``queue``.
     """
-    check(
-        queue.dim() == 2 and keys.dim() == 2 and keys.shape[1] == queue.shape[1],
-        f"queue [K, D] and keys [N, D] need the same D, got {list(queue.shape)} and {list(keys.shape)}",
-    )
-    check(
-        keys.shape[0] <= queue.shape[0], f"cannot enqueue {keys.shape[0]} keys into a queue of {len(queue)}"
-    )
-    return torch.cat([keys.detach(), queue], dim=0)[: queue.shape[0]]
+    check(len(keys) <= len(queue), f"cannot enqueue {len(keys)} keys into a queue of {len(queue)}")
+    return torch.cat([keys.detach(), queue], dim=0)[: len(queue)]
 
 
 def sample_hard_negatives(similarity: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -247,13 +218,9 @@ def sample_hard_negatives(similarity: torch.Tensor, generator: torch.Generator |
     Returns:
         ``[N]`` long tensor of column indices, never equal to the row index.
     """
-    check_floating(similarity, "similarity")
-    check(
-        similarity.dim() == 2 and similarity.shape[0] == similarity.shape[1] and similarity.shape[0] >= 2,
-        f"similarity must be square [N, N] with N >= 2, got {list(similarity.shape)}",
-    )
-    eye = torch.eye(similarity.shape[0], dtype=torch.bool, device=similarity.device)
-    weights = torch.softmax(similarity.detach().masked_fill(eye, float("-inf")), dim=1)
+    check(len(similarity) >= 2, "need N >= 2: the negatives of row i are the other N - 1 columns")
+    eye = torch.eye(len(similarity), dtype=torch.bool, device=similarity.device)
+    weights = torch.softmax(similarity.masked_fill(eye, float("-inf")), dim=1)
     return torch.multinomial(weights, 1, generator=generator).squeeze(1)
 
 
@@ -274,17 +241,9 @@ def itm_loss(match_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     Returns:
         Scalar loss.
     """
-    check_floating(match_logits, "match_logits")
-    check(
-        match_logits.dim() == 2 and match_logits.shape[1] == 2,
-        f"match_logits must be [M, 2], got {list(match_logits.shape)}",
-    )
-    check(
-        labels.shape == match_logits.shape[:1],
-        f"labels must be [{len(match_logits)}], got {list(labels.shape)}",
-    )
+    check(match_logits.shape[1] == 2, "match_logits must be [M, 2]: (not matched, matched)")
     check(bool(((labels == 0) | (labels == 1)).all()), "labels must be 0 (no match) or 1 (match)")
-    log_p = torch.log_softmax(match_logits, dim=-1)
+    log_p = torch.log_softmax(match_logits, dim=1)
     return -log_p.gather(1, labels.long().unsqueeze(1)).mean()
 
 
@@ -339,7 +298,7 @@ def huber_loss(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> 
         Scalar loss.
     """
     _check_pair(pred, target, "pred", "target")
-    _positive(delta, "delta")
+    check(delta > 0, f"delta must be > 0, got {delta}")
     err = (pred - target).abs()
     return torch.where(err <= delta, 0.5 * err.pow(2), delta * (err - 0.5 * delta)).mean()
 
@@ -370,9 +329,9 @@ def cross_entropy(
     check(0.0 <= label_smoothing <= 1.0, f"label_smoothing must be in [0, 1], got {label_smoothing}")
     keep = target != ignore_index
     check(bool(keep.any()), "every target equals ignore_index: nothing to average")
-    log_p = torch.log_softmax(logits[keep], dim=-1)
-    nll = -log_p.gather(1, target[keep].long().unsqueeze(1)).squeeze(1)
-    smooth = -log_p.mean(dim=-1)
+    log_p = torch.log_softmax(logits[keep], dim=1)
+    nll = -log_p[torch.arange(len(log_p)), target[keep]]  # log-probability of each target class
+    smooth = -log_p.mean(dim=1)
     return ((1 - label_smoothing) * nll + label_smoothing * smooth).mean()
 
 
@@ -453,12 +412,7 @@ def diffusion_epsilon_loss(
     Returns:
         Scalar loss.
     """
-    _check_pair(x0, noise, "x0", "noise")
-    check(t.shape == x0.shape[:1], f"t must be [{x0.shape[0]}], got {list(t.shape)}")
-    check(
-        bool(((t >= 0) & (t < len(alphas_cumprod))).all()),
-        f"t must index alphas_cumprod (length {len(alphas_cumprod)})",
-    )
+    check(bool(((t >= 0) & (t < len(alphas_cumprod))).all()), f"t must be in [0, {len(alphas_cumprod)})")
     alpha_bar = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1)))
     x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
     return mse_loss(eps_model(x_t, t), noise)
@@ -482,13 +436,8 @@ def distillation_loss(
     Returns:
         Scalar loss.
     """
-    check_floating(student_logits, "student_logits")
-    check(
-        student_logits.shape == teacher_logits.shape,
-        f"shape mismatch {list(student_logits.shape)} vs {list(teacher_logits.shape)}",
-    )
     check(temperature > 0, f"temperature must be > 0, got {temperature}")
-    log_q = (student_logits / temperature).log_softmax(-1)
-    log_p = (teacher_logits.detach() / temperature).log_softmax(-1)
-    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    log_q = (student_logits / temperature).log_softmax(1)
+    log_p = (teacher_logits.detach() / temperature).log_softmax(1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(1)
     return temperature**2 * kl.mean()

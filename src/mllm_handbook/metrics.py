@@ -39,11 +39,8 @@ def recall_at_k(similarity: torch.Tensor, k: int) -> torch.Tensor:
     Returns:
         The fraction of queries whose match is in the top ``k``: a 0-dim float tensor in ``[0, 1]``.
     """
-    check(
-        similarity.dim() == 2 and similarity.shape[0] == similarity.shape[1] and similarity.shape[0] > 0,
-        f"similarity must be a non-empty square [N, N] matrix, got shape {list(similarity.shape)}",
-    )
-    n = similarity.shape[0]
+    n = len(similarity)
+    check(similarity.shape == (n, n), f"similarity must be square [N, N], got {list(similarity.shape)}")
     check(1 <= k <= n, f"k must be in [1, N] = [1, {n}], got {k}")
     matched = similarity.diagonal().unsqueeze(1)  # [N, 1]
     rank = (similarity > matched).sum(dim=1)  # items that beat the match
@@ -70,14 +67,8 @@ def chair(mentioned_objects: list[set[str]], ground_truth_objects: list[set[str]
         ``(chair_s, chair_i)`` as floats in ``[0, 1]``.
     """
     check(len(mentioned_objects) > 0, "mentioned_objects must contain at least one caption")
-    check(
-        len(mentioned_objects) == len(ground_truth_objects),
-        f"need one ground-truth set per caption, got {len(mentioned_objects)} captions "
-        f"and {len(ground_truth_objects)} ground-truth sets",
-    )
-    hallucinated = [
-        mentioned - truth for mentioned, truth in zip(mentioned_objects, ground_truth_objects, strict=True)
-    ]
+    pairs = zip(mentioned_objects, ground_truth_objects, strict=True)  # one ground-truth set per caption
+    hallucinated = [mentioned - truth for mentioned, truth in pairs]
     num_mentions = sum(len(mentioned) for mentioned in mentioned_objects)
     check(num_mentions > 0, "the captions mention no objects, so CHAIR_i is undefined")
     chair_i = sum(len(h) for h in hallucinated) / num_mentions
@@ -105,11 +96,7 @@ def pope_metrics(predictions: list[bool], labels: list[bool]) -> dict[str, float
         A dict with ``accuracy``, ``precision``, ``recall``, ``f1`` and ``yes_ratio`` (floats).
     """
     check(len(predictions) > 0, "predictions must not be empty")
-    check(
-        len(predictions) == len(labels),
-        f"predictions and labels must have the same length, got {len(predictions)} and {len(labels)}",
-    )
-    pairs = list(zip(predictions, labels, strict=True))
+    pairs = list(zip(predictions, labels, strict=True))  # one label per answer
     tp = sum(1 for p, y in pairs if p and y)
     fp = sum(1 for p, y in pairs if p and not y)
     fn = sum(1 for p, y in pairs if not p and y)
@@ -155,7 +142,7 @@ def retrieval_recall_at_k(scores: torch.Tensor, relevant: torch.Tensor, k: int) 
     Returns:
         A 0-dim float tensor in ``[0, 1]``.
     """
-    check(1 <= k <= scores.shape[-1], f"k must be in [1, D] = [1, {scores.shape[-1]}], got {k}")
+    check(1 <= k <= scores.shape[1], f"k must be in [1, D] = [1, {scores.shape[1]}], got {k}")
     hits = (_ranks(scores, relevant) < k) & relevant
     return (hits.sum(dim=1) / relevant.sum(dim=1)).mean()
 
@@ -187,7 +174,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     = 1 - \prod_{i=n-c+1}^{n}\left(1 - \frac{k}{i}\right)$$
 
     The product is the paper's numerically stable form (no huge binomials). It is 1 when $n - c < k$
-    (every $k$-subset holds a correct sample) and 0 when $c = 0$. Averaged over problems it is an unbiased
+    (every $k$-subset holds a correct sample: the factor $i = k$ is 0) and 0 when $c = 0$. Averaged over problems it is an unbiased
     estimate of pass@k, unlike $1 - (1 - c/n)^k$.
 
     Args:
@@ -200,8 +187,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     """
     check(0 <= c <= n, f"need 0 <= c <= n, got c={c}, n={n}")
     check(1 <= k <= n, f"need 1 <= k <= n, got k={k}, n={n}")
-    if n - c < k:
-        return 1.0
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 

@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from mllm_handbook._checks import check, check_floating
+from mllm_handbook._checks import check
 
 
 def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0) -> torch.Tensor:
@@ -107,17 +107,11 @@ def apply_rope(
     Returns:
         ``[..., seq, dim]``, same dtype as ``x``.
     """
-    check_floating(x, "x")
-    check(x.dim() >= 2, f"x must be [..., seq, dim], got shape {list(x.shape)}")
     dim = x.shape[-1]
-    check(dim % 2 == 0, f"apply_rope needs an even last dim, got {dim}")
-    check(
-        positions.shape[-1:] == x.shape[-2:-1],
-        f"positions must have {x.shape[-2]} entries (the seq dim of x), got shape {list(positions.shape)}",
-    )
+    check(dim % 2 == 0, f"apply_rope rotates channel pairs: the last dim must be even, got {dim}")
+    check(positions.shape[-1] == x.shape[-2], f"positions must have {x.shape[-2]} entries, one per token")
     if inv_freq is None:
         inv_freq = rope_frequencies(dim, base)
-    check(inv_freq.shape == (dim // 2,), f"inv_freq must have shape [{dim // 2}], got {list(inv_freq.shape)}")
     angle = positions.to(torch.float64)[..., None] * inv_freq.to(torch.float64)  # [..., seq, dim / 2]
     angle = torch.cat([angle, angle], dim=-1)
     return (x * angle.cos().to(x.dtype) + _rotate_half(x) * angle.sin().to(x.dtype)).to(x.dtype)
@@ -141,7 +135,7 @@ def ntk_scaled_base(base: float, scale: float, dim: int) -> float:
     Returns:
         The new base $b'$.
     """
-    check(dim > 2 and dim % 2 == 0, f"dim must be an even number > 2, got {dim}")
+    check(dim >= 4 and dim % 2 == 0, f"dim must be even and >= 4 (d - 2 > 0), got {dim}")
     check(scale > 0, f"scale must be > 0, got {scale}")
     return base * scale ** (dim / (dim - 2))
 

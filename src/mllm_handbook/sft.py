@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from mllm_handbook._checks import check, check_floating
+from mllm_handbook.masks import causal_mask
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
@@ -112,4 +113,4 @@ def packed_causal_mask(doc_ids: torch.Tensor) -> torch.Tensor:
     r"""Block-diagonal causal mask for a packed row: ``mask[i, j]`` is True iff $j \le i$ and both are in the same example."""
     check(doc_ids.dim() == 1, f"doc_ids must be 1-d, got {list(doc_ids.shape)}")
     same_doc = doc_ids[:, None] == doc_ids[None, :]
-    return same_doc & torch.ones_like(same_doc).tril()
+    return same_doc & causal_mask(len(doc_ids), device=doc_ids.device)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from mllm_handbook._checks import check, check_floating
+from mllm_handbook.masks import causal_mask
 
 
 def vector_quantize(z: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,6 +87,6 @@ def transfusion_attention_mask(image_ids: torch.Tensor) -> torch.Tensor:
     check(not image_ids.is_floating_point(), "image_ids must be integers (0 = text, k = image k)")
     check(bool((image_ids >= 0).all()), "image_ids must be >= 0")
     seq = image_ids.shape[0]
-    causal = torch.ones(seq, seq, dtype=torch.bool).tril()
+    causal = causal_mask(seq)
     same_image = (image_ids[:, None] == image_ids[None, :]) & (image_ids[:, None] > 0)
     return causal | same_image

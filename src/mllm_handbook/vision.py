@@ -67,14 +67,7 @@ def patch_embedding(
     Returns:
         ``[batch, HW/p^2, D]`` patch tokens (no class token, no position embedding).
     """
-    check(
-        weight.dim() == 4 and weight.shape[-1] == weight.shape[-2],
-        f"weight must be [D, C, p, p], got {list(weight.shape)}",
-    )
-    check(
-        images.dim() == 4 and images.shape[1] == weight.shape[1],
-        f"images must be [batch, {weight.shape[1]}, H, W] to match weight, got {list(images.shape)}",
-    )
+    check(weight.shape[-1] == weight.shape[-2], f"ViT patches are square [D, C, p, p], got {weight.shape}")
     tokens = patchify(images, weight.shape[-1]) @ weight.reshape(weight.shape[0], -1).T
     return tokens + bias if bias is not None else tokens
 

@@ -98,18 +98,8 @@ def test_bad_inputs_raise():
     q, k, v = _qkv(3)
     with pytest.raises(ValueError, match="boolean"):
         scaled_dot_product_attention(q, k, v, mask=torch.zeros(5, 6))
-    with pytest.raises(ValueError, match="does not broadcast"):
-        scaled_dot_product_attention(q, k, v, mask=torch.ones(4, 6, dtype=torch.bool))
     with pytest.raises(ValueError, match="either mask or is_causal"):
         scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 6, dtype=torch.bool), is_causal=True)
-    with pytest.raises(ValueError, match="same last dim"):
-        scaled_dot_product_attention(q, k[..., :3], v)
-    with pytest.raises(ValueError, match="same length L_k"):
-        scaled_dot_product_attention(q, k, v[..., :2, :])
-    with pytest.raises(ValueError, match="same rank"):
-        scaled_dot_product_attention(q, k[0], v[0])
-    with pytest.raises(ValueError, match="floating-point"):
-        scaled_dot_product_attention(q.long(), k, v)
     x = torch.randn(1, 2, 8)
     with pytest.raises(ValueError, match="must divide"):
         multi_head_attention(x, x, torch.randn(24, 8), torch.randn(8, 8), num_heads=3)
@@ -393,3 +383,61 @@ def test_flash_bad_block_sizes():
     assert flash_attention_hbm_elements(4, 2, 1) == 16 + 4 + 4 * 16  # valid edge: one row per block
     assert attention_matmul_flops(3, 3, 2, block_size=1) == 4 * 3 * 3 * 2
     assert attention_matmul_flops(3, 3, 2, block_size=1, is_causal=True) == 4 * (1 + 2 + 3) * 2
+
+
+def test_causal_on_three_dim_inputs_with_unequal_lengths():
+    # [batch, L, d] with L_q = 4, L_k = 6, d = 5: every dim differs, so no axis can stand in for another
+    g = torch.Generator().manual_seed(11)
+    q, k, v = (torch.randn(2, n, 5, generator=g, dtype=torch.float64) for n in (4, 6, 6))
+    for is_causal in (False, True):
+        expected = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+        torch.testing.assert_close(scaled_dot_product_attention(q, k, v, is_causal=is_causal), expected)
+        ref_weights = torch.softmax(
+            (q @ k.transpose(-2, -1) / math.sqrt(5)).masked_fill(
+                is_causal & ~causal_mask(4, 6), float("-inf")
+            ),
+            dim=-1,
+        )
+        torch.testing.assert_close(attention_weights(q, k, is_causal=is_causal), ref_weights)
+
+
+def test_flash_forward_backward_and_lse_on_three_dim_inputs():
+    # [batch, L, d] with L = 13 queries, S = 17 keys, d = 5, d_v = 3: no two axes share a size
+    g = torch.Generator().manual_seed(12)
+    q = torch.randn(2, 13, 5, generator=g, dtype=torch.float64)
+    k = torch.randn(2, 17, 5, generator=g, dtype=torch.float64)
+    v = torch.randn(2, 17, 3, generator=g, dtype=torch.float64)
+    grad_out = torch.randn(2, 13, 3, generator=g, dtype=torch.float64)
+    for is_causal, block_size in ((False, 4), (True, 4), (True, 6), (True, 1)):
+        out, lse = flash_attention_forward(q, k, v, block_size, is_causal)
+        torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=is_causal))
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(5)).masked_fill(
+            is_causal & ~causal_mask(13, 17), -math.inf
+        )
+        torch.testing.assert_close(lse, scores.logsumexp(-1))
+        torch.testing.assert_close(probs_from_lse(q, k, lse, is_causal), scores.softmax(-1))
+        qr, kr, vr = (t.clone().requires_grad_() for t in (q, k, v))
+        ref = torch.autograd.grad(
+            F.scaled_dot_product_attention(qr, kr, vr, is_causal=is_causal), (qr, kr, vr), grad_out
+        )
+        for a, b in zip(attention_backward(q, k, v, out, lse, grad_out, is_causal), ref, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_attention_weights_and_flash_forward_defaults():
+    q, k, v = _flash_inputs(150, 150, seed=4)
+    torch.testing.assert_close(attention_weights(q, k), attention_weights(q, k, mask=None, is_causal=False))
+    assert torch.equal(attention_weights(q, k), torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8), dim=-1))
+    with _Probe() as probe:
+        out, _ = flash_attention_forward(q, k, v)
+    assert max(math.prod(s[2:]) for s in probe.shapes if len(s) == 4) == 64 * 64  # default tiles: 64 x 64
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v))  # default: not causal
+
+
+@pytest.mark.parametrize("block_size", [1, 4])
+def test_causal_tiles_stop_at_the_diagonal_on_three_dim_inputs(block_size):
+    # [batch 2, L 9, d 5]: the causal loop visits the key tiles up to each query block's last row, no more
+    q, k, v = (torch.randn(2, 9, 5, generator=torch.Generator().manual_seed(n)) for n in range(3))
+    with _Probe() as probe:
+        flash_attention(q, k, v, block_size, is_causal=True)
+    assert probe.flops == 2 * attention_matmul_flops(9, 9, 5, block_size, is_causal=True)

@@ -75,8 +75,6 @@ def test_lwf_equals_manual_kl_and_kl_div():
 
 
 def test_lwf_bad_inputs():
-    with pytest.raises(ValueError, match="shape mismatch"):
-        lwf_distillation(torch.randn(2, 3), torch.randn(2, 4))
     with pytest.raises(ValueError, match="temperature"):
         lwf_distillation(torch.randn(2, 3), torch.randn(2, 3), temperature=0.0)
 

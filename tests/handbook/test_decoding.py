@@ -54,8 +54,6 @@ def test_cutoff_uses_original_distribution_and_keeps_argmax():
 
 def test_bad_inputs():
     x = torch.zeros(5)
-    with pytest.raises(ValueError, match="same shape"):
-        contrastive_decoding_logits(x, torch.zeros(4))
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         contrastive_decoding_logits(x, x, alpha=-0.1)
     with pytest.raises(ValueError, match=r"beta must be in \(0, 1\]"):
@@ -247,3 +245,44 @@ def test_decoding_bad_inputs():
     assert torch.isfinite(top_k_filter(z, 1)).sum() == 2
     assert torch.isfinite(top_p_filter(z, 1e-12)).sum() == 2 and torch.equal(top_p_filter(z, 1.0), z)
     assert repetition_penalty(z, torch.zeros(2, 1, dtype=torch.long), 1e-9).shape == z.shape
+
+
+def test_warpers_act_on_the_last_dim_of_any_rank():
+    g = torch.Generator().manual_seed(8)
+    z = torch.randn(2, 3, 6, generator=g)  # [batch, beams, vocab]: every dim has a different size
+    flat = z.reshape(6, 6)
+    torch.testing.assert_close(temperature_softmax(z, 0.5), torch.softmax(z / 0.5, dim=-1))
+    torch.testing.assert_close(top_k_filter(z, 2), top_k_filter(flat, 2).reshape(2, 3, 6))
+    torch.testing.assert_close(top_p_filter(z, 0.6), top_p_filter(flat, 0.6).reshape(2, 3, 6))
+    prev = torch.tensor([[[0, 5]] * 3] * 2)
+    torch.testing.assert_close(
+        repetition_penalty(z, prev, 1.5), repetition_penalty(flat, prev.reshape(6, 2), 1.5).reshape(2, 3, 6)
+    )
+    out = contrastive_decoding_logits(z, -z, alpha=0.5, beta=0.3)
+    torch.testing.assert_close(out, contrastive_decoding_logits(flat, -flat, 0.5, 0.3).reshape(2, 3, 6))
+    assert sample_next_token(z, generator=g).shape == (2, 3)
+    assert sample_next_token(z[0, 0], generator=g).shape == ()  # one row: a 0-dim token id
+
+
+def test_top_p_one_keeps_a_negligible_tail():
+    z = torch.tensor([0.0, -200.0])  # p = [1, ~1e-87]: in float32 the mass before token 1 is exactly 1.0
+    assert torch.equal(top_p_filter(z, 1.0), z)
+
+
+def test_contrastive_decoding_defaults_are_alpha_1_beta_0_1():
+    g = torch.Generator().manual_seed(9)
+    logits, distorted = torch.randn(3, 12, generator=g) * 2, torch.randn(3, 12, generator=g)
+    torch.testing.assert_close(
+        contrastive_decoding_logits(logits, distorted),
+        contrastive_decoding_logits(logits, distorted, alpha=1.0, beta=0.1),
+    )
+    assert not torch.equal(
+        contrastive_decoding_logits(logits, distorted),
+        contrastive_decoding_logits(logits, distorted, 2.0, 0.1),
+    )
+
+
+def test_ties_go_to_the_lowest_ids_even_in_a_large_vocabulary():
+    z = torch.zeros(2, 500)  # 500 tied tokens: an unstable sort would not keep them in id order
+    assert torch.isfinite(top_k_filter(z, 3)).nonzero()[:, 1].tolist() == [0, 1, 2] * 2
+    assert torch.isfinite(top_p_filter(z, 3 / 500)).nonzero()[:, 1].tolist() == [0, 1, 2] * 2

@@ -73,14 +73,10 @@ def test_toy_llava_text_before_the_image_does_not_see_it():
 def test_splice_errors():
     input_ids, labels = _batch()
     text, image = torch.randn(2, 5, 4), torch.randn(2, 3, 4)
-    with pytest.raises(ValueError, match="must match input_ids"):
+    with pytest.raises(ValueError, match="one per token"):
         splice_image_tokens(input_ids, labels[:, :4], text, image)
-    with pytest.raises(ValueError, match="text_embeds must be"):
+    with pytest.raises(ValueError, match="one per token"):
         splice_image_tokens(input_ids, labels, text[:, :4], image)
-    with pytest.raises(ValueError, match="same batch size"):
-        splice_image_tokens(input_ids, labels, text, image[:1])
-    with pytest.raises(ValueError, match="same dim"):
-        splice_image_tokens(input_ids, labels, text, torch.randn(2, 3, 5))
     no_image = torch.ones_like(input_ids)
     with pytest.raises(ValueError, match="exactly one IMAGE_TOKEN_INDEX"):
         splice_image_tokens(no_image, labels, text, image)

@@ -89,15 +89,9 @@ def test_clip_loss_accepts_learnable_tensor_scale():
 def test_clip_loss_bad_inputs_raise():
     with pytest.raises(ValueError, match="batch sizes differ"):
         clip_loss(torch.randn(3, 4), torch.randn(2, 4), 1.0)
-    with pytest.raises(ValueError, match="feature dims differ"):
-        clip_loss(torch.randn(3, 4), torch.randn(3, 5), 1.0)
-    with pytest.raises(ValueError, match=r"must be \[N, D\]"):
-        clip_loss(torch.randn(3), torch.randn(3), 1.0)
-    for bad in (0.0, -1.0, torch.tensor(-2.0), torch.ones(2)):
-        with pytest.raises(ValueError, match="logit_scale must be a positive scalar"):
+    for bad in (0.0, -1.0, torch.tensor(-2.0)):
+        with pytest.raises(ValueError, match="logit_scale"):
             clip_loss(torch.randn(3, 4), torch.randn(3, 4), bad)
-    with pytest.raises(ValueError, match="floating-point"):
-        clip_loss(torch.ones(3, 4, dtype=torch.long), torch.randn(3, 4), 1.0)
 
 
 # --- InfoNCE with a queue -----------------------------------------------------------------------------
@@ -124,16 +118,12 @@ def test_info_nce_single_negative_is_logistic():
 def test_info_nce_bad_inputs_raise():
     q = torch.randn(2, 4)
     for bad in (0.0, -0.1):
-        with pytest.raises(ValueError, match="temperature must be a positive scalar"):
+        with pytest.raises(ValueError, match="temperature must be > 0"):
             info_nce(q, q, torch.randn(3, 4), bad)
-    with pytest.raises(ValueError, match="negative_keys must be"):
-        info_nce(q, q, torch.randn(3, 5), 0.1)
-    with pytest.raises(ValueError, match="negative_keys must be"):
+    with pytest.raises(ValueError, match="at least one negative"):
         info_nce(q, q, torch.randn(0, 4), 0.1)
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="one positive per query"):
         info_nce(q, torch.randn(3, 4), torch.randn(3, 4), 0.1)
-    with pytest.raises(ValueError, match=r"query must be \[N, D\]"):
-        info_nce(torch.randn(4), torch.randn(4), torch.randn(3, 4), 0.1)
 
 
 def test_enqueue_is_fifo():
@@ -143,8 +133,6 @@ def test_enqueue_is_fifo():
     torch.testing.assert_close(out, torch.cat([keys, queue[:3]]))
     with pytest.raises(ValueError, match="cannot enqueue 5 keys"):
         enqueue(queue, torch.zeros(5, 2))
-    with pytest.raises(ValueError, match="need the same D"):
-        enqueue(queue, torch.zeros(1, 3))
 
 
 # --- ITM ------------------------------------------------------------------------------------------------
@@ -169,8 +157,6 @@ def test_hard_negative_sampler_prefers_similar_negatives():
 
 
 def test_hard_negative_sampler_bad_inputs_raise():
-    with pytest.raises(ValueError, match="square"):
-        sample_hard_negatives(torch.randn(2, 3))
     with pytest.raises(ValueError, match="N >= 2"):
         sample_hard_negatives(torch.randn(1, 1))
 
@@ -188,8 +174,6 @@ def test_itm_loss_equals_binary_cross_entropy():
 def test_itm_loss_bad_inputs_raise():
     with pytest.raises(ValueError, match=r"\[M, 2\]"):
         itm_loss(torch.randn(3, 3), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="labels must be"):
-        itm_loss(torch.randn(3, 2), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="0 \\(no match\\) or 1"):
         itm_loss(torch.randn(3, 2), torch.tensor([0, 1, 2]))
 
@@ -214,7 +198,7 @@ def test_mse_averages_over_elements_not_samples():
 def test_regression_bad_inputs_raise():
     with pytest.raises(ValueError, match="same shape"):
         mse_loss(torch.zeros(2), torch.zeros(3))
-    with pytest.raises(ValueError, match="delta must be a positive scalar"):
+    with pytest.raises(ValueError, match="delta must be > 0"):
         huber_loss(torch.zeros(2), torch.zeros(2), delta=0.0)
 
 
@@ -310,10 +294,11 @@ def test_diffusion_loss_is_zero_for_the_oracle_and_mse_otherwise():
 
 def test_diffusion_loss_bad_inputs_raise():
     x0, ac = torch.zeros(2, 3), torch.ones(5)
-    with pytest.raises(ValueError, match="t must be"):
-        diffusion_epsilon_loss(lambda x, t: x, x0, torch.tensor([1]), ac, x0)
-    with pytest.raises(ValueError, match="t must index"):
+    with pytest.raises(ValueError, match=r"t must be in \[0, 5\)"):
         diffusion_epsilon_loss(lambda x, t: x, x0, torch.tensor([1, 5]), ac, x0)
+    with pytest.raises(ValueError, match=r"t must be in \[0, 5\)"):
+        diffusion_epsilon_loss(lambda x, t: x, x0, torch.tensor([-1, 0]), ac, x0)
+    diffusion_epsilon_loss(lambda x, t: x, x0, torch.tensor([0, 4]), ac, x0)  # valid edges: t = 0 and T - 1
 
 
 @settings(max_examples=25, deadline=None)
@@ -415,7 +400,45 @@ def test_siglip_chunked_gradients_equal_full_and_chunk_range_is_checked():
 
 
 def test_siglip_rejects_non_positive_scale_and_mismatched_batches():
-    with pytest.raises(ValueError, match="logit_scale must be a positive scalar"):
+    with pytest.raises(ValueError, match="logit_scale"):
         siglip_loss(randn(3, 2), randn(3, 2), 0.0, -10.0)
     with pytest.raises(ValueError, match="batch sizes differ"):
         siglip_loss(randn(3, 2), randn(4, 2), 10.0, -10.0)
+
+
+# --- valid edges and gradient blocking ---------------------------------------------------------------
+
+
+def test_valid_edges_are_accepted():
+    v, t = randn(2, 3), randn(2, 3, seed=1)
+    assert torch.isfinite(clip_loss(v, t, 1e-3))  # any positive scale, also below 1
+    assert torch.isfinite(info_nce(v, t, randn(1, 3, seed=2), 1e-3))  # K = 1 negative, small temperature
+    assert sample_hard_negatives(randn(2, 2)).tolist() == [1, 0]  # N = 2: the only negative is forced
+    queue = torch.arange(6.0).reshape(3, 2)
+    torch.testing.assert_close(enqueue(queue, -queue), -queue)  # N = K: the whole queue is replaced
+    assert torch.isfinite(huber_loss(v, t, delta=1e-3))
+
+
+def test_enqueued_keys_carry_no_gradient():
+    keys = randn(2, 3).requires_grad_()
+    assert not enqueue(torch.zeros(4, 3, dtype=torch.float64), keys).requires_grad  # momentum keys: constants
+
+
+def test_distillation_blocks_the_teacher_gradient():
+    s, t = randn(3, 5).requires_grad_(), randn(3, 5, seed=1).requires_grad_()
+    distillation_loss(s, t, 2.0).backward()
+    assert t.grad is None and s.grad is not None
+
+
+def test_stable_log_softmax_gradient_ignores_the_shift():
+    z = (randn(2, 4) * 3).requires_grad_()
+    stable_log_softmax(z)[:, 0].sum().backward()  # d log p_0 / dz = onehot(0) - p
+    expected = F.one_hot(torch.zeros(2, dtype=torch.long), 4).double() - torch.softmax(z.detach(), -1)
+    torch.testing.assert_close(z.grad, expected)
+
+
+def test_defaults_match_torch():
+    a, b = randn(3, 4) * 2, randn(3, 4, seed=1) * 2
+    torch.testing.assert_close(huber_loss(a, b), F.huber_loss(a, b))  # delta = 1
+    logits, target = randn(4, 5), torch.tensor([0, 4, -100, 2])
+    torch.testing.assert_close(cross_entropy(logits, target), F.cross_entropy(logits, target))  # no smoothing

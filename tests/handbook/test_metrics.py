@@ -64,7 +64,7 @@ def test_recall_at_k_bad_inputs():
         recall_at_k(TOY, 4)
     with pytest.raises(ValueError, match="square"):
         recall_at_k(torch.ones(2, 3), 1)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match=r"k must be in \[1, N\] = \[1, 0\]"):
         recall_at_k(torch.ones(0, 0), 1)
 
 
@@ -87,7 +87,7 @@ def test_chair_is_an_error_rate():
 def test_chair_bad_inputs():
     with pytest.raises(ValueError, match="at least one caption"):
         chair([], [])
-    with pytest.raises(ValueError, match="one ground-truth set per caption"):
+    with pytest.raises(ValueError, match="zip"):  # one ground-truth set per caption
         chair([{"dog"}], [{"dog"}, {"cat"}])
     with pytest.raises(ValueError, match="mention no objects"):
         chair([set(), set()], [{"dog"}, {"cat"}])
@@ -132,7 +132,7 @@ def test_pope_never_yes_model_has_zero_precision():
 
 
 def test_pope_bad_inputs():
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="zip"):  # one label per answer
         pope_metrics([True], [True, False])
     with pytest.raises(ValueError, match="must not be empty"):
         pope_metrics([], [])
@@ -240,6 +240,7 @@ def test_accuracy_standard_error():
     )
     with pytest.raises(ValueError, match="non-empty 1-d"):
         accuracy_standard_error(torch.zeros(0))
+    assert accuracy_standard_error(torch.tensor([1])) == 0.0  # valid edge: one item
 
 
 def reference_bootstrap(a, b, num_resamples, alpha, seed):
@@ -253,8 +254,8 @@ def reference_bootstrap(a, b, num_resamples, alpha, seed):
 
 
 def test_paired_bootstrap_matches_a_loop_over_resamples():
-    a = torch.tensor([1, 0, 1, 1, 0, 1, 1, 0, 1])
-    b = torch.tensor([1, 0, 0, 1, 0, 0, 1, 1, 0])
+    g = torch.Generator().manual_seed(2)
+    a, b = (torch.rand(2, 60, generator=g) < torch.tensor([[0.7], [0.5]])).long()
     low, high = paired_bootstrap_ci(a, b, 200, 0.1, torch.Generator().manual_seed(3))
     ref_low, ref_high = reference_bootstrap(a, b, 200, 0.1, 3)
     assert low == pytest.approx(ref_low, abs=1e-6) and high == pytest.approx(ref_high, abs=1e-6)
@@ -262,8 +263,8 @@ def test_paired_bootstrap_matches_a_loop_over_resamples():
 
 
 def test_paired_bootstrap_defaults():
-    a = torch.tensor([1, 0, 1, 1, 0, 1])
-    b = torch.tensor([0, 0, 1, 0, 0, 1])
+    g = torch.Generator().manual_seed(4)
+    a, b = (torch.rand(2, 60, generator=g) < torch.tensor([[0.7], [0.5]])).long()
     default = paired_bootstrap_ci(a, b, generator=torch.Generator().manual_seed(0))
     explicit = paired_bootstrap_ci(a, b, 1000, 0.05, torch.Generator().manual_seed(0))
     assert default == explicit
@@ -336,3 +337,33 @@ def test_swap_debiased_verdicts_of_an_unbiased_judge_are_consistent():
     v = swap_debiased_verdicts(qa > qb, qb > qa)  # a judge that only looks at quality
     assert (v != 0).all()
     assert ((v == 1) == (qa > qb)).all()
+
+
+def test_mrr_when_the_first_relevant_item_ranks_below_the_number_of_queries():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.1]])  # one query; its only relevant item is third
+    relevant = torch.tensor([[False, False, True, False]])
+    assert mean_reciprocal_rank(scores, relevant) == pytest.approx(1 / 3)
+    assert (
+        retrieval_recall_at_k(scores, relevant, 2) == 0.0
+        and retrieval_recall_at_k(scores, relevant, 3) == 1.0
+    )
+
+
+def test_pope_with_equal_counts_of_hits_misses_and_false_alarms():
+    # TP = FN = FP = 1, TN = 1: precision = recall = 1/2, so F1 = 1/2
+    m = pope_metrics([True, False, True, False], [True, True, False, False])
+    assert m == pytest.approx({"accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "yes_ratio": 0.5})
+
+
+def test_paired_bootstrap_can_draw_every_item():
+    a, b = torch.tensor([1, 0, 0, 0, 0]), torch.zeros(5, dtype=torch.long)  # only item 0 differs
+    low, high = paired_bootstrap_ci(a, b, 1000, 0.05, torch.Generator().manual_seed(0))
+    assert low == 0.0 and high >= 1 / 5  # resamples that draw item 0 show a gap
+
+
+def test_paired_bootstrap_default_draws_1000_resamples_of_n_items():
+    a, b = torch.tensor([1, 0, 1, 1, 0, 1, 1]), torch.tensor([0, 0, 1, 0, 1, 1, 0])
+    used, expected = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    paired_bootstrap_ci(a, b, generator=used)
+    torch.randint(0, 7, (1000, 7), generator=expected)  # B = 1000 rows of n = 7 item indices
+    assert torch.equal(torch.rand(3, generator=used), torch.rand(3, generator=expected))

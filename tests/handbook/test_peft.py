@@ -56,6 +56,21 @@ def test_gradients_reach_a_and_b_only():
     assert lora.base.weight.grad is None
 
 
+def test_lora_a_is_initialised_like_a_linear_layer():
+    base = nn.Linear(16, 12)
+    torch.manual_seed(1)
+    lora = LoRALinear(base, r=4, alpha=8.0)
+    torch.manual_seed(1)
+    reference = nn.Linear(16, 4, bias=False)  # nn.Linear draws its weight Kaiming-uniform with a = sqrt(5)
+    torch.testing.assert_close(lora.lora_A.detach(), reference.weight.detach())
+
+
+@pytest.mark.parametrize("r", [1, 12])
+def test_rank_edges_are_valid(r):
+    lora = LoRALinear(nn.Linear(16, 12), r=r, alpha=3.0)  # 1 <= r <= min(d_in, d_out) = 12
+    assert lora.lora_A.shape == (r, 16) and lora.lora_B.shape == (12, r) and lora.scaling == 3.0 / r
+
+
 @pytest.mark.parametrize("r", [0, -1, 13])
 def test_bad_rank_raises(r):
     with pytest.raises(ValueError, match=r"r must be in \[1, 12\]"):

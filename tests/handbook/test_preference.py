@@ -270,10 +270,6 @@ def test_grpo_advantages_bad_inputs():
         grpo_advantages(torch.zeros(4), group_size=1)
     with pytest.raises(ValueError, match="num_groups"):
         grpo_advantages(torch.zeros(5), group_size=2)
-    with pytest.raises(ValueError, match="num_groups"):
-        grpo_advantages(torch.zeros(2, 2), group_size=2)
-    with pytest.raises(ValueError, match="floating-point"):
-        grpo_advantages(torch.zeros(4, dtype=torch.long), group_size=2)
 
 
 def test_kl_k3_is_nonnegative_and_unbiased():
@@ -452,3 +448,47 @@ def test_rlhf_memory():
         rlhf_memory_bytes(0)
     with pytest.raises(ValueError, match=">= 0"):
         rlhf_memory_bytes(1, value=-1)
+
+
+def test_defaults_are_pinned():
+    pc, pr, rc, rr = torch.randn(4, 5, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    torch.testing.assert_close(dpo_implicit_reward(pc, rc), dpo_implicit_reward(pc, rc, beta=0.1))
+    torch.testing.assert_close(dpo_loss(pc, pr, rc, rr), dpo_loss(pc, pr, rc, rr, beta=0.1))
+    r, v = torch.randn(2, 3, 6, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    torch.testing.assert_close(gae_advantages(r, v), gae_advantages(r, v, gamma=1.0, lam=0.95))
+
+
+def test_grpo_loss_defaults_with_unequal_lengths_and_wide_ratios():
+    g = torch.Generator().manual_seed(13)
+    logp = -torch.rand(3, 5, generator=g, dtype=torch.float64)
+    old = logp + 0.6 * torch.randn(3, 5, generator=g, dtype=torch.float64)  # ratios well outside [0.8, 1.2]
+    ref = logp + 0.3 * torch.randn(3, 5, generator=g, dtype=torch.float64)
+    adv = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
+    expected = grpo_reference(
+        logp.tolist(), old.tolist(), ref.tolist(), adv.tolist(), mask.tolist(), 0.2, 0.2, 0.04, False
+    )
+    assert math.isclose(grpo_loss(logp, old, ref, adv, mask).item(), expected, rel_tol=1e-9)
+
+
+def test_sequence_logps_scores_token_id_zero():
+    logits = torch.randn(1, 3, 4, generator=torch.Generator().manual_seed(14), dtype=torch.float64)
+    labels = torch.tensor([[-100, 0, 2]])  # token id 0 is a real token, not padding
+    logp = F.log_softmax(logits, -1)
+    torch.testing.assert_close(sequence_logps(logits, labels), logp[0, 0, 0:1] + logp[0, 1, 2:3])
+
+
+def test_gae_single_token_and_no_gradient_into_values():
+    torch.testing.assert_close(gae_advantages(torch.tensor([2.0]), torch.tensor([0.5])), torch.tensor([1.5]))
+    values = torch.tensor([0.3, -0.2, 0.1], requires_grad=True)
+    assert not gae_advantages(torch.tensor([0.0, 0.0, 1.0]), values).requires_grad  # V is a baseline here
+
+
+def test_ppo_clip_range_one_is_outside():
+    x = torch.zeros(2)
+    with pytest.raises(ValueError, match="clip_range"):
+        ppo_clip_loss(x, x, x, clip_range=1.0)
+
+
+def test_rlhf_memory_defaults_count_only_the_policy():
+    assert rlhf_memory_bytes(1) == {"policy": 16, "reference": 0, "reward": 0, "value": 0, "total": 16}

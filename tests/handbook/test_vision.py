@@ -64,10 +64,8 @@ def test_bad_input_raises():
         patchify(torch.zeros(3, 8, 8), 4)
     with pytest.raises(ValueError, match="floating-point"):
         patchify(torch.zeros(1, 3, 8, 8, dtype=torch.long), 4)
-    with pytest.raises(ValueError, match=r"weight must be \[D, C, p, p\]"):
+    with pytest.raises(ValueError, match=r"patches are square"):
         patch_embedding(torch.zeros(1, 3, 8, 8), torch.zeros(4, 3, 2, 3))
-    with pytest.raises(ValueError, match=r"images must be \[batch, 3, H, W\]"):
-        patch_embedding(torch.zeros(1, 1, 8, 8), torch.zeros(4, 3, 2, 2))
 
 
 # --- ViT taps -------------------------------------------------------------------------------------
