@@ -34,7 +34,7 @@
   var dialog = document.querySelector("dialog.handbook-search");
   var header = document.querySelector(".md-header__inner");
   if (!button || !dialog || !header) return;
-  header.insertBefore(button, header.querySelector(".md-header__option") || null);
+  header.appendChild(button); // where Material puts its own search: last, after the language selector
   button.hidden = false;
 
   var input = dialog.querySelector("input");

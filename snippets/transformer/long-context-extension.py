@@ -93,7 +93,8 @@ pairs = torch.arange(d // 2)
 ax.plot(
     pairs,
     torch.log10(L * theta / (2 * math.pi)),
-    color="lightgray",
+    color="C7",
+    alpha=0.35,
     linewidth=5,
     label="trained: positions < 4096",
 )

@@ -181,7 +181,11 @@ def glossary_page(lang: str, here: str, docs: Path, plan: content.SiteMap) -> st
     written = content.written_pages(docs, plan)
     blocks = []
     for section in plan.sections:
-        terms = [t for t in glossary.terms() if t["page"].split("/")[0] == section.slug]
+        terms = [
+            t
+            for t in glossary.terms(docs.parent.parent / "glossary.yml")
+            if t["page"].split("/")[0] == section.slug
+        ]
         if not terms:
             continue
         rows = [glossary.HEADERS[lang], "|---|---|---|---|---|"]
@@ -198,7 +202,7 @@ def glossary_page(lang: str, here: str, docs: Path, plan: content.SiteMap) -> st
 def reading_list(lang: str, here: str, docs: Path, plan: content.SiteMap) -> str:
     """Every cited work once, under the section that first cites it, with the pages that cite it."""
     written = content.written_pages(docs, plan)
-    bibliography = content.bibliography(content.ROOT / "bibliography.yml")
+    bibliography = content.bibliography(docs.parent.parent / "bibliography.yml")
     citing: dict[str, list[str]] = {}
     for key, meta in written.items():  # site order
         for ref in meta.get("references") or []:

@@ -96,7 +96,7 @@ def matcher(entries: list[dict], lang: str) -> tuple[re.Pattern[str], dict[str, 
     for number, term in enumerate(entries):
         for name in names(term, lang):
             lookup.setdefault(name.lower(), (number, name))
-    return re.compile(_trie(sorted(lookup))), lookup
+    return re.compile(_trie(sorted(lookup)) or "(?!)"), lookup  # (?!) never matches: an empty glossary
 
 
 def uses(text: str, lang: str, path: Path = GLOSSARY, entries: list[dict] | None = None):

@@ -60,7 +60,8 @@ def on_config(config):
     config.extra["language_roots"] = urls.language_roots(config.site_url or "/", _lang(config))
     # INHERIT replaces the markdown_extensions list instead of merging it, so the English config cannot
     # set the glossary's language; each build sets it from its theme.language.
-    config.mdx_configs.setdefault("handbook_build.glossary", {})["lang"] = _lang(config)
+    glossary = config.mdx_configs.setdefault("handbook_build.glossary", {})
+    glossary.update(lang=_lang(config), path=str(_root(config) / "glossary.yml"))
     repository = config.extra.get("repository", "").rstrip("/")
     if repository:  # each language edits its own file
         config.edit_uri = (

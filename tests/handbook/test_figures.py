@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mllm_handbook.figures import FIGURE_PREFIX, new_figure, show, to_svg
+from mllm_handbook.figures import FIGURE_PREFIX, PALETTE, new_figure, show, to_svg
 
 
 def figure():
@@ -39,3 +39,20 @@ def test_show_prints_one_figure_element(capsys):
     show(figure(), "alt")
     out = capsys.readouterr().out
     assert out.startswith(FIGURE_PREFIX) and out.count("<svg") == 1 and out.endswith("</figure>\n")
+
+
+def luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_the_colour_cycle_keeps_3_to_1_on_white_and_on_material_slate():
+    """Slate is Material's dark background, hsl(232, 15%, 14%) = #1e2129."""
+    for colour in PALETTE:
+        on_white = 1.05 / (luminance(colour) + 0.05)
+        on_slate = (luminance(colour) + 0.05) / (luminance("#1e2129") + 0.05)
+        assert min(on_white, on_slate) >= 3, colour
+    fig, ax = new_figure()
+    ax.plot([0, 1], [0, 1])
+    assert PALETTE[0] in to_svg(fig, "alt")

@@ -227,6 +227,7 @@ def test_search_downloads_nothing_until_opened_then_answers_from_the_keyboard(se
         page.wait_for_function("document.querySelector('dialog.handbook-search').dataset.answered === '位置编码'")
         assert [u for u in requested if "/pagefind/" in u], "the index loads once the dialog opens"
         page.keyboard.press("ArrowDown")
+        page.wait_for_function("document.activeElement.matches('.handbook-search__result')")
         first = page.evaluate("document.activeElement.getAttribute('href')")
         page.keyboard.press("Enter")
         page.wait_for_load_state("load")

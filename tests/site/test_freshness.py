@@ -88,8 +88,7 @@ def test_section_argument_means_its_index_and_unknown_pages_are_refused(tmp_path
 
 def render(root: Path, lang: str, markdown: str) -> str:
     """``hooks.on_page_markdown`` for ``docs/<lang>/demo/alpha.md`` of the tiny project at ``root``."""
-    config = SimpleNamespace(theme={"language": lang}, docs_dir=str(root / "docs" / lang),
-                             config_file_path=str(root / "mkdocs.yml"))
+    config = tiny_site.config(root, lang)
     page = SimpleNamespace(file=SimpleNamespace(src_uri="demo/alpha.md"), meta={}, url="demo/alpha/")
     return hooks.on_page_markdown(markdown, page, config, None)
 

@@ -108,8 +108,7 @@ def test_unrenderable_tex_raises_naming_the_tex():
 
 
 def config_for(root: Path, lang: str) -> SimpleNamespace:
-    return SimpleNamespace(theme={"language": lang}, docs_dir=str(root / "docs" / lang),
-                           config_file_path=str(root / "mkdocs.yml"))
+    return tiny_site.config(root, lang)
 
 
 def files_of(*src_uris: str) -> SimpleNamespace:

@@ -150,7 +150,6 @@ def test_new_page_fails_the_build_and_its_tests_until_filled_in(tmp_path):
     for lang in ("zh", "en"):
         tiny_site.write(root / f"docs/{lang}/transformer/index.md", "# T { #transformer }\n")
     (root / "tests/handbook").mkdir(parents=True)
-    (root / "bibliography.yml").write_text("{}\n", encoding="utf-8")
     assert scaffold.main(["transformer", "demo-question"], root=root) == 0
 
     unfilled = tiny_site.build(root)

@@ -1,13 +1,15 @@
 """A throwaway project for end-to-end build tests: the real configs and hooks, its own site map and pages.
 
 :func:`make` writes ``mkdocs.yml`` and ``mkdocs.en.yml`` (the real ones, with the hooks path made absolute),
-links ``overrides/`` and ``src/``, and writes the site map, pages and snippets it is given. Nothing here
+links ``overrides/`` and ``src/``, and writes the site map, pages and snippets it is given, with an empty
+bibliography and glossary. Nothing here
 touches the real tree.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -50,6 +52,8 @@ def make(tmp_path: Path, pages: dict[str, str], snippets: dict[str, str] | None 
     (tmp_path / "src").symlink_to(ROOT / "src")
     write(tmp_path / "site_map.yml", yaml.safe_dump(site_map or SITE_MAP, allow_unicode=True, sort_keys=False,
                                                     default_flow_style=None, width=10**6))
+    write(tmp_path / "bibliography.yml", "{}\n")
+    write(tmp_path / "glossary.yml", "terms: []\n")
     (tmp_path / "snippets").mkdir()
     for lang, title in (("zh", "首页"), ("en", "Home")):
         write(tmp_path / f"docs/{lang}/index.md", f"# {title} {{ #home }}\n\n{title}.\n\n## Scope {{ #scope }}\n\n…\n")
@@ -63,3 +67,15 @@ def make(tmp_path: Path, pages: dict[str, str], snippets: dict[str, str] | None 
 
 def build(root: Path, **env: str) -> Build:
     return handbook_build(root, root / "site", env=env, timeout=600)
+
+
+def config(root: Path, lang: str) -> SimpleNamespace:
+    """The parts of a MkDocs config the hooks read, for calling a hook in-process on the project at ``root``."""
+    return SimpleNamespace(
+        theme={"language": lang},
+        docs_dir=str(root / "docs" / lang),
+        config_file_path=str(root / "mkdocs.yml"),
+        site_dir=str(root / "site" / lang),
+        site_url="",
+        extra={},
+    )
