@@ -35,6 +35,7 @@ title: "{M}: 写出读者会问的问题"
 source: []        # 回答的源问题编号，如 ["B13"]（见 site_map.yml 的 questions）；源文档之外的问题留空
 asked: new        # 源文档之外的问题：2026 年调查的 16 份面试题合集中有几份问到（如 9/16）；调查之后新增的写 new
 tags: []          # 英文小写，中英文相同，如 [attention, transformer]
+keywords: []      # 3–8 个读者会搜、但问题里没有的说法（同义词、缩写、模型名），搜索按它排序
 difficulty: 2     # 1 = 基础，2 = 标准，3 = 深入（面试官的期望）
 references: []    # bibliography.yml 中的文献键，按列出的顺序，如 [vaswani2017attention]
 ---
@@ -76,6 +77,7 @@ title: "{M}: the question as a reader would ask it"
 source: []        # the same as the Chinese page
 asked: new        # the same as the Chinese page
 tags: []          # the same as the Chinese page
+keywords: []      # 3-8 names readers search for that the question does not contain (synonyms, abbreviations)
 difficulty: 2     # the same as the Chinese page
 references: []    # the same as the Chinese page
 ---

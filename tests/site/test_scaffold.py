@@ -72,7 +72,7 @@ def test_creates_the_page_files_and_lists_the_slug(tmp_path, capsys):
     assert fence in zh and fence in en
     for text in (zh, en):
         meta = yaml.safe_load(text.split("---\n")[1])
-        assert set(meta) == {"title", "source", "asked", "tags", "difficulty", "references"}
+        assert set(meta) == {"title", "source", "asked", "tags", "keywords", "difficulty", "references"}
         assert scaffold.MARKER in meta["title"] and meta["asked"] == "new" and meta["references"] == []
         assert "<!-- handbook:references -->" in text
 

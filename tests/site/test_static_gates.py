@@ -1,7 +1,7 @@
 """Static gates over the sources and the built site: links, zh/en parity, copywriting, Markdown lint.
 
 Pages are discovered from the docs tree at collection time, so new pages are covered automatically. The
-logic lives in :mod:`handbook_site.checks`; ``test_gates_bite.py`` proves each check fails on bad input.
+logic lives in ``scripts/checks.py``; ``test_gates_bite.py`` proves each check fails on bad input.
 """
 
 from __future__ import annotations

@@ -102,8 +102,7 @@ def test_pages_deploys_only_from_main_with_the_official_actions():
     assert {"actions/configure-pages", "actions/upload-pages-artifact", "actions/deploy-pages"} <= used
     build = next(step for _, step in steps(workflow) if "make build" in str(step.get("run")))
     assert build["env"]["SITE_URL"] == "${{ steps.pages.outputs.base_url }}/"
-    edit = "${{ github.server_url }}/${{ github.repository }}/edit/main/docs/"
-    assert build["env"]["HANDBOOK_EDIT_URI"] == edit
+    assert build["env"]["HANDBOOK_REPOSITORY"] == "${{ github.server_url }}/${{ github.repository }}"
     deploy = workflow["jobs"]["deploy"]
     assert deploy["environment"]["name"] == "github-pages" and deploy["needs"] == "build"
 
