@@ -671,6 +671,8 @@ def search_all(page, lang_root: str, queries: list[str], timeout: float = 120_00
     """
     if page.url.split("#")[0].split("?")[0] != lang_root:
         page.goto(lang_root, wait_until="load", timeout=timeout)
+    page.bring_to_front()
+    page.locator(".handbook-search-open").wait_for(timeout=timeout)  # handbook.js has run
     page.keyboard.press("/")
     page.locator("dialog.handbook-search input").wait_for(state="visible", timeout=timeout)
     found = page.evaluate(

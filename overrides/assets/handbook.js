@@ -49,6 +49,7 @@
     : /\b(?:what|whats|is|are|be|can|it|its|the|a|an|how|why|when|which|does|do|vs|versus|between|difference|differences|explain|of|in|on|by|with|and|or|to|for)\b|[?,!]/gi;
   var TITLE_WEIGHT = 1;
   var TEXT_WEIGHT = 0.5;
+  var NAMED = 0.5;
   var SHOWN = 8;
   var engine = null;
   var pending = 0;
@@ -70,6 +71,7 @@
               [0.3, grams(page.text)],
             ];
             page.titleGrams = grams(terms(page.title));
+            page.names = page.keywords.concat(page.aliases).map(name);
           });
           return all;
         });
@@ -142,6 +144,12 @@
     return found / total + 0.2 * covered / Math.max(page.titleGrams.length, 1);
   }
 
+  // A query that is exactly one of the page's keywords or glossary names ("RoPE", "rotary position
+  // embedding") asks for the page that answers that term, not for one that merely mentions it.
+  function name(text) {
+    return terms(text).toLowerCase();
+  }
+
   // log(1 + N / df) for each query gram; 0 for a gram no page has (a pair straddling two words).
   function rarities(query, pages) {
     return query.map(function (g) {
@@ -187,7 +195,7 @@
     var q = grams(query);
     var rarity = rarities(q, pages);
     pages.forEach(function (page) {
-      var t = titleScore(q, page, rarity);
+      var t = titleScore(q, page, rarity) + (page.names.indexOf(name(query)) >= 0 ? NAMED : 0);
       if (t > 0) byUrl[page.url] = { page: page, score: TITLE_WEIGHT * t };
     });
     return Promise.all(results.slice(0, SHOWN + 4).map(function (r) { return r.data(); })).then(function (found) {

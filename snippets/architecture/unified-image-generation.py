@@ -1,6 +1,7 @@
 """VQ image tokens with a straight-through gradient; Transfusion's mask."""
 
 import torch
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import FancyBboxPatch
 
 from mllm_handbook.figures import new_figure, show
@@ -66,14 +67,9 @@ for label, row in zip(labels, mask.int().tolist(), strict=True):
 # 3. Figures: the mask, and a schematic of the four families (our drawing,
 #    after the papers' overview figures).
 fig, ax = new_figure(3.6, 3.2)
-ax.pcolormesh(
-    mask.int().flip(0).numpy(),
-    cmap="Blues",
-    vmin=0,
-    vmax=1.4,
-    edgecolors="white",
-    linewidth=1,
-)
+allowed = mask.flip(0).float()
+allowed[allowed == 0] = float("nan")  # blocked cells stay empty
+ax.pcolormesh(allowed.numpy(), cmap=ListedColormap(["C0"]))
 ax.set_xticks([c + 0.5 for c in range(8)], labels)
 ax.set_yticks([r + 0.5 for r in range(8)], labels[::-1])
 ax.set_xlabel("key")
@@ -123,7 +119,7 @@ for r, (name, boxes) in enumerate(families):
                 1.3,
                 0.64,
                 boxstyle="round,pad=0.03",
-                fc="#e8eaf6",
+                fc="none",
             )
         )
         ax.text(c * 1.6 + 0.65, y, text, ha="center", va="center", fontsize=8)

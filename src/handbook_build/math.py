@@ -19,8 +19,9 @@ from markdown.blockprocessors import BlockProcessor
 from markdown.inlinepatterns import InlineProcessor
 
 _CONVERTER = math_core.LatexToMathML(annotation=True, fancy_error=False)
-# $…$: not after a backslash or another $, no space just inside the dollars, no $ inside.
-INLINE = r"(?<![\\$])\$(?![\s$])((?:\\.|[^$\\\n])+?)(?<![\s\\])\$(?!\$)"
+# $…$: not after a backslash or another $, no space just inside the dollars, no $ inside; it may wrap onto
+# the next line of its paragraph, as a wrapped docstring does.
+INLINE = r"(?<![\\$])\$(?![\s$])((?:\\.|[^$\\])+?)(?<![\s\\])\$(?!\$)"
 
 
 def to_mathml(tex: str, display: bool) -> str:

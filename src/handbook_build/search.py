@@ -40,7 +40,7 @@ def question_pages(docs: Path, plan: content.SiteMap, lang: str) -> list[dict]:
                     "url": f"{section.slug}/{slug}/",
                     "title": meta.get("title", slug),
                     "section": section.titles[lang],
-                    "keywords": meta.get("keywords") or [],
+                    "keywords": [str(k) for k in meta.get("keywords") or []],
                     "aliases": glossary.aliases(named, lang, docs.parent.parent / "glossary.yml"),
                     "questions": [
                         q.titles[lang] for q in plan.questions if q.id in (meta.get("source") or [])

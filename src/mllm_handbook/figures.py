@@ -50,10 +50,11 @@ def new_figure(width: float = 6.4, height: float = 3.2, ncols: int = 1, nrows: i
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=(width, height), layout="constrained")
-        axes = figure.subplots(nrows, ncols, squeeze=True)
-    return figure, axes
+    # The style is set for the whole process, not a context: colours named later ("C1") and artists added
+    # after this call take the palette too.
+    matplotlib.rcParams.update(_STYLE)
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.subplots(nrows, ncols, squeeze=True)
 
 
 def to_svg(figure: Figure, alt: str) -> str:

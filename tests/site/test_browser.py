@@ -219,6 +219,8 @@ def test_search_downloads_nothing_until_opened_then_answers_from_the_keyboard(se
     try:
         page.goto(lang_url(served_site, "zh", "transformer/normalization"), wait_until="networkidle")
         assert not [u for u in requested if "/pagefind/" in u or "search/pages.json" in u], requested
+        page.bring_to_front()  # the context is shared: keys go to the tab in front
+        page.locator(".handbook-search-open").wait_for()  # handbook.js has run
         page.keyboard.press("/")
         box = page.locator("dialog.handbook-search input")
         box.wait_for(state="visible")
@@ -229,8 +231,8 @@ def test_search_downloads_nothing_until_opened_then_answers_from_the_keyboard(se
         page.keyboard.press("ArrowDown")
         page.wait_for_function("document.activeElement.matches('.handbook-search__result')")
         first = page.evaluate("document.activeElement.getAttribute('href')")
-        page.keyboard.press("Enter")
-        page.wait_for_load_state("load")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         assert page.url.split("#")[0].endswith(first.split("#")[0].lstrip("."))
     finally:
         page.close()

@@ -154,10 +154,11 @@ _FIGURE_CONTRAST = """() => {
       for (const [paint, opacity] of [[style.fill, style.fillOpacity], [style.stroke, style.strokeOpacity]]) {
         if (!paint.startsWith("rgb") || alpha(paint) < 0.5 || Number(opacity) < 0.9) continue;
         if (el.tagName !== "text" && paint === page) continue;  // a knock-out in the page's own colour
-        marks.push({text: el.tagName === "text", neutral: paint === style.color, contrast: ratio(paint, page)});
+        marks.push({text: el.tagName === "text", neutral: paint === style.color, contrast: ratio(paint, page),
+                    what: `<${el.tagName}> ${paint} on ${page}`});
       }
     }
-    const worst = (list) => Math.min(99, ...list.map((m) => m.contrast));
+    const worst = (list) => list.reduce((a, m) => (m.contrast < a.contrast ? m : a), {contrast: 99, what: ""});
     return {
       figure: svg.getAttribute("aria-label").slice(0, 50),
       card: card ? getComputedStyle(card).fill : "none",
@@ -194,10 +195,11 @@ def test_figures_take_the_themes_background_and_their_text_stays_readable(site, 
                 name = f"{path}: {fig['figure']!r}"
                 if fig["card"] != "none":
                     problems.append(f"{name} has an opaque background ({fig['card']})")
-                if fig["text"] < 4.5:
-                    problems.append(f"{name}: text contrast {fig['text']:.2f}:1 < 4.5:1")
-                if fig["marks"] < 3:
-                    problems.append(f"{name}: a coloured mark at {fig['marks']:.2f}:1 < 3:1")
+                text, mark = fig["text"], fig["marks"]
+                if text["contrast"] < 4.5:
+                    problems.append(f"{name}: text at {text['contrast']:.2f}:1 < 4.5:1 ({text['what']})")
+                if mark["contrast"] < 3:
+                    problems.append(f"{name}: a coloured mark at {mark['contrast']:.2f}:1 < 3:1 ({mark['what']})")
     finally:
         context.close()
     assert problems == [], "\n".join(problems)
