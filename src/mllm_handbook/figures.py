@@ -6,7 +6,7 @@ runs as a plain script the line is just printed. Two runs print byte-identical S
 from the metadata and the ids matplotlib generates are salted with a fixed string.
 
 Figures follow the page's light or dark theme: the background is transparent and black (text, axes,
-ticks) is written as ``currentColor``, the colour of the text around the figure. The colour cycle uses
+ticks, and what matplotlib leaves unfilled) is ``currentColor``, the colour of the text around the figure. The colour cycle uses
 colours of middling luminance (0.15–0.27), which keep a 3:1 contrast (WCAG's minimum for graphics) against
 both Material's white and its dark slate background.
 """
@@ -71,7 +71,10 @@ def to_svg(figure: Figure, alt: str) -> str:
     svg = svg[svg.index("<svg") :].replace("\n", " ").replace("#000000", "currentColor")
     label = html.escape(alt, quote=True)
     head_end = svg.index(">") + 1
-    return f'{svg[: head_end - 1]} role="img" aria-label="{label}"><title>{label}</title>{svg[head_end:]}'
+    # matplotlib leaves black text and markers without a fill, and SVG's default fill is black: inherit
+    # currentColor instead, or tick labels vanish on the dark theme.
+    head = f'{svg[: head_end - 1]} fill="currentColor" role="img" aria-label="{label}">'
+    return f"{head}<title>{label}</title>{svg[head_end:]}"
 
 
 def show(figure: Figure, alt: str) -> None:

@@ -33,6 +33,9 @@ def test_background_is_transparent_and_black_follows_the_theme():
     fills = re.findall(r"fill:\s*(#[0-9a-f]{6}|currentColor|none)", svg)
     assert "#ffffff" not in fills, "a white background patch"
     assert "#000000" not in svg and "currentColor" in svg
+    # Black text and tick marks carry no fill of their own: they inherit the root's, not SVG's black.
+    assert re.match(r"<svg[^>]* fill=\"currentColor\"", svg)
+    assert re.search(r"<text (?![^>]*fill)", svg), "the figure has unfilled text for this test to cover"
 
 
 def test_show_prints_one_figure_element(capsys):

@@ -85,10 +85,12 @@ def audit(site, served_site, phone) -> dict[str, list[str]]:
     return {url.removeprefix(served_site): problems for url, problems in report.items()}
 
 
+@pytest.mark.xdist_group("audit")  # one worker runs the audit fixture, not each
 def test_every_docs_page_is_built_and_audited(audit):
     assert sorted(audit) == doc_pages()
 
 
+@pytest.mark.xdist_group("audit")
 @pytest.mark.parametrize("path", doc_pages())
 def test_page_loads_cleanly_offline_with_rendered_math(audit, path):
     """No console error, failed request or foreign host; math is MathML, none clipped and no horizontal
@@ -117,8 +119,7 @@ def test_language_switcher_keeps_page_and_anchor(site, served_site, desktop, lan
         page.goto(f"{lang_url(served_site, lang, key)}#{anchor}")
         page.locator(".md-header .md-select").first.hover()
         page.locator(f"a.md-select__link[hreflang={other}]").first.click()
-        page.wait_for_load_state("load")
-        assert page.url == f"{lang_url(served_site, other, key)}#{anchor}"
+        page.wait_for_url(f"{lang_url(served_site, other, key)}#{anchor}")  # times out naming the URL it got
         assert page.locator(f"[id='{anchor}']").count() == 1, f"#{anchor} missing on the {other} page"
     finally:
         page.close()
@@ -180,6 +181,7 @@ def search_results(served_site, desktop) -> dict[str, dict[str, list[str]]]:
     return results
 
 
+@pytest.mark.xdist_group("search")  # one worker runs the table through the search box
 @pytest.mark.parametrize(
     ("lang", "row"),
     [(lang, row) for lang in urls.LANGUAGES for row in QUERIES[lang]],
@@ -197,6 +199,7 @@ def test_search_finds_the_page_in_the_first_three_in_the_readers_language(
     assert [p for p in problems if "another language" in p] == []
 
 
+@pytest.mark.xdist_group("search")
 @pytest.mark.parametrize("lang", urls.LANGUAGES)
 def test_search_puts_the_answer_first_for_95_percent_of_the_table(served_site, search_results, lang):
     """First place counts for the labelled page or for a page the table lists as answering it as well."""
