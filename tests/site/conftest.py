@@ -31,11 +31,12 @@ class Build:
 
 
 def handbook_build(root: Path, site: Path, env: dict[str, str] | None = None, timeout: float = 900) -> Build:
-    """``python -m handbook_build --empty-store`` for the project at ``root``, in a fresh interpreter."""
+    """``python -m handbook_build --clean --empty-store`` for the project at ``root``, in a fresh interpreter:
+    every page rendered and every snippet run, as on a fresh clone (no ``.cache/build`` from earlier builds)."""
     stats = site.parent / f"{site.name}-stats.json"
     proc = subprocess.run(
         [sys.executable, "-m", "handbook_build", "--root", str(root), "--site-dir", str(site),
-         "--empty-store", "--stats", str(stats)],
+         "--clean", "--empty-store", "--stats", str(stats)],
         cwd=root,
         env={**os.environ, "SITE_URL": SERVED_SITE_URL, **(env or {})},
         capture_output=True,
@@ -47,21 +48,38 @@ def handbook_build(root: Path, site: Path, env: dict[str, str] | None = None, ti
 
 
 @pytest.fixture(scope="session")
-def site_build(tmp_path_factory, worker_id) -> Build:
-    """The real site, built once per test run with every snippet executed (never a warm store).
+def run_folder(tmp_path_factory, worker_id) -> Path:
+    """A folder every pytest-xdist worker of this test run shares (the base temp of the run)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
 
-    Under pytest-xdist the first worker to get here builds, and the others wait on a file lock and read
-    its result (pytest-xdist's documented recipe for a session fixture shared by workers).
-    """
+
+@pytest.fixture(scope="session")
+def once(run_folder):
+    """``once(name, compute)``: ``compute()`` runs once per test run, in whichever worker asks first; the
+    others wait on a file lock and read its JSON (pytest-xdist's documented recipe for a session fixture
+    shared by workers). The expensive checks (the build, page audit, search table and PDFs) use it."""
     from filelock import FileLock
 
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    result = shared / "site-build.json"
-    with FileLock(str(result) + ".lock"):
-        if not result.is_file():
-            build = handbook_build(ROOT, shared / "site")
-            result.write_text(json.dumps({**build.__dict__, "site": str(build.site)}), encoding="utf-8")
-    data = json.loads(result.read_text(encoding="utf-8"))
+    def run(name: str, compute):
+        result = run_folder / f"{name}.json"
+        with FileLock(str(result) + ".lock"):
+            if not result.is_file():
+                result.write_text(json.dumps(compute()), encoding="utf-8")
+        return json.loads(result.read_text(encoding="utf-8"))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def site_build(once, run_folder) -> Build:
+    """The real site, built once per test run with every snippet executed (never a warm store)."""
+
+    def build() -> dict:
+        done = handbook_build(ROOT, run_folder / "site")
+        return {**done.__dict__, "site": str(done.site)}
+
+    data = once("site-build", build)
     return Build(Path(data["site"]), data["returncode"], data["log"], data["stats"])
 
 

@@ -72,17 +72,21 @@ def desktop(chromium, served_site):
 
 
 @pytest.fixture(scope="module")
-def audit(site, served_site, phone) -> dict[str, list[str]]:
-    """Every built page loaded once on a 390 px phone viewport: path -> problems."""
-    paths = checks.built_pages(site)
-    expect_math = {}
-    for path in paths:
-        source = checks.source_of(path, DOCS)
-        expect_math[served_site + path] = bool(source) and checks.has_math(source.read_text(encoding="utf-8"))
-    report = checks.audit_pages(
-        phone, [served_site + p for p in paths], expect_math, timeout=TIMEOUT, desktop_code=True
-    )
-    return {url.removeprefix(served_site): problems for url, problems in report.items()}
+def audit(once, site, served_site, phone) -> dict[str, list[str]]:
+    """Every built page loaded once (per test run) on a 390 px phone viewport: path -> problems."""
+
+    def run() -> dict[str, list[str]]:
+        paths = checks.built_pages(site)
+        expect_math = {}
+        for path in paths:
+            source = checks.source_of(path, DOCS)
+            expect_math[served_site + path] = bool(source) and checks.has_math(source.read_text("utf-8"))
+        report = checks.audit_pages(
+            phone, [served_site + p for p in paths], expect_math, timeout=TIMEOUT, desktop_code=True
+        )
+        return {url.removeprefix(served_site): problems for url, problems in report.items()}
+
+    return once("page-audit", run)
 
 
 @pytest.mark.xdist_group("audit")  # one worker runs the audit fixture, not each
@@ -168,17 +172,24 @@ def test_search_table_covers_every_planned_page_in_both_languages():
 
 
 @pytest.fixture(scope="module")
-def search_results(served_site, desktop) -> dict[str, dict[str, list[str]]]:
-    """Every query of the table through the search dialog, per language: query -> result URLs."""
-    results = {}
-    for lang in urls.LANGUAGES:
-        page = desktop.new_page()
-        try:
-            root = checks.language_roots(served_site)[lang]
-            results[lang] = checks.search_all(page, root, [row["q"] for row in QUERIES[lang]])
-        finally:
-            page.close()
-    return results
+def search_results(once, served_site, desktop) -> dict[str, dict[str, list[str]]]:
+    """Every query of the table through the search dialog (once per test run), per language: query ->
+    result URLs."""
+
+    def run() -> dict[str, dict[str, list[str]]]:  # paths under the site, as workers serve on other ports
+        results = {}
+        for lang in urls.LANGUAGES:
+            page = desktop.new_page()
+            try:
+                root = checks.language_roots(served_site)[lang]
+                found = checks.search_all(page, root, [row["q"] for row in QUERIES[lang]])
+                results[lang] = {q: [u.removeprefix(served_site) for u in hits] for q, hits in found.items()}
+            finally:
+                page.close()
+        return results
+
+    shared = once("search-table", run)
+    return {lang: {q: [served_site + u for u in hits] for q, hits in found.items()} for lang, found in shared.items()}
 
 
 @pytest.mark.xdist_group("search")  # one worker runs the table through the search box
@@ -234,9 +245,9 @@ def test_search_downloads_nothing_until_opened_then_answers_from_the_keyboard(se
         page.keyboard.press("ArrowDown")
         page.wait_for_function("document.activeElement.matches('.handbook-search__result')")
         first = page.evaluate("document.activeElement.getAttribute('href')")
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
-        assert page.url.split("#")[0].endswith(first.split("#")[0].lstrip("."))
+        target = first.split("#")[0].lstrip(".")
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: url.split("#")[0].endswith(target), wait_until="commit")
     finally:
         page.close()
 

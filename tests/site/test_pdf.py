@@ -33,7 +33,7 @@ MATH_LETTERS = re.compile(r"[\U0001d400-\U0001d7ff]")  # what MathML's italic <m
 RADICALS = re.compile(r"[\u2e80-\u2fdf]")
 
 
-def run_pdf_step(site: Path) -> dict[str, bytes]:
+def run_pdf_step(site: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "scripts/pdf.py", str(site)],
         cwd=ROOT,
@@ -42,15 +42,20 @@ def run_pdf_step(site: Path) -> dict[str, bytes]:
         timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {lang: pdf.pdf_path(site, lang).read_bytes() for lang in urls.LANGUAGES}
 
 
 @pytest.fixture(scope="module")
-def printed(site, tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
-    """A copy of the built site with its PDFs, and their bytes."""
-    copy = tmp_path_factory.mktemp("pdf") / "site"
-    shutil.copytree(site, copy)
-    return copy, run_pdf_step(copy)
+def printed(once, site, run_folder) -> tuple[Path, dict[str, bytes]]:
+    """A copy of the built site with its PDFs (printed once per test run), and their bytes."""
+    copy = run_folder / "pdf-site"
+
+    def run() -> str:
+        shutil.copytree(site, copy, dirs_exist_ok=True)
+        run_pdf_step(copy)
+        return str(copy)
+
+    once("pdf", run)
+    return copy, {lang: pdf.pdf_path(copy, lang).read_bytes() for lang in urls.LANGUAGES}
 
 
 @pytest.fixture(scope="module")
