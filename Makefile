@@ -73,8 +73,10 @@ lint: $(STAMP)
 check: lint
 	$(PYTEST) -q -n auto tests/handbook docs/zh
 
+# Two workers, each taking whole test files (--dist loadfile): a file's expensive module fixtures (the page
+# audit, the search table, the PDFs) then run in one worker, and the other never sits waiting for them.
 test: $(STAMP) browser lint
-	$(PYTEST) -n 2 --dist loadgroup --cov --cov-report=term
+	$(PYTEST) -n 2 --dist loadfile --cov --cov-report=term
 
 # The published package as a reader gets it: build the sdist and wheel, install the wheel into a clean venv
 # (no src/ on the path; its dependencies at the lock's versions, so torch stays 2.13.0) and run every snippet with it from an empty folder.

@@ -89,12 +89,10 @@ def audit(once, site, served_site, phone) -> dict[str, list[str]]:
     return once("page-audit", run)
 
 
-@pytest.mark.xdist_group("audit")  # one worker runs the audit fixture, not each
 def test_every_docs_page_is_built_and_audited(audit):
     assert sorted(audit) == doc_pages()
 
 
-@pytest.mark.xdist_group("audit")
 @pytest.mark.parametrize("path", doc_pages())
 def test_page_loads_cleanly_offline_with_rendered_math(audit, path):
     """No console error, failed request or foreign host; math is MathML, none clipped and no horizontal
@@ -192,7 +190,6 @@ def search_results(once, served_site, desktop) -> dict[str, dict[str, list[str]]
     return {lang: {q: [served_site + u for u in hits] for q, hits in found.items()} for lang, found in shared.items()}
 
 
-@pytest.mark.xdist_group("search")  # one worker runs the table through the search box
 @pytest.mark.parametrize(
     ("lang", "row"),
     [(lang, row) for lang in urls.LANGUAGES for row in QUERIES[lang]],
@@ -210,7 +207,6 @@ def test_search_finds_the_page_in_the_first_three_in_the_readers_language(
     assert [p for p in problems if "another language" in p] == []
 
 
-@pytest.mark.xdist_group("search")
 @pytest.mark.parametrize("lang", urls.LANGUAGES)
 def test_search_puts_the_answer_first_for_95_percent_of_the_table(served_site, search_results, lang):
     """First place counts for the labelled page or for a page the table lists as answering it as well."""

@@ -26,7 +26,7 @@ import pdf
 from handbook_build import content, urls
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pdf")]  # one worker prints
+pytestmark = pytest.mark.browser
 
 PLAN = content.site_map()
 MATH_LETTERS = re.compile(r"[\U0001d400-\U0001d7ff]")  # what MathML's italic <mi> letters extract as
