@@ -53,6 +53,7 @@
   var SHOWN = 8;
   var engine = null;
   var pending = 0;
+  var asked = null;
   var timer = 0;
 
   function load() {
@@ -246,6 +247,10 @@
   // data-answered records the query whose results are shown (the browser tests wait for it).
   function search() {
     var typed = input.value;
+    // Leaving the box fires "change" for the query already shown: searching again would redraw the
+    // results and drop the focus the arrow key just gave the first one.
+    if (typed === asked) return;
+    asked = typed;
     var query = terms(typed);
     var ticket = ++pending;
     if (!query) { render([], ""); status.textContent = ""; dialog.dataset.answered = typed; return; }

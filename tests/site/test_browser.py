@@ -238,7 +238,7 @@ def test_search_downloads_nothing_until_opened_then_answers_from_the_keyboard(se
         box.type("位置编码")
         page.wait_for_function("document.querySelector('dialog.handbook-search').dataset.answered === '位置编码'")
         assert [u for u in requested if "/pagefind/" in u], "the index loads once the dialog opens"
-        page.keyboard.press("ArrowDown")
+        box.press("ArrowDown")  # from the search box, where the reader's cursor is
         page.wait_for_function("document.activeElement.matches('.handbook-search__result')")
         first = page.evaluate("document.activeElement.getAttribute('href')")
         target = first.split("#")[0].lstrip(".")
