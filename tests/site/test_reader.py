@@ -38,23 +38,58 @@ def built_pages(site: Path) -> list[tuple[str, str, Path]]:
     return sorted(pages)
 
 
+def preview_problems(site: Path, lang: str, key: str, page: str) -> list[str]:
+    """What is missing or wrong in one built page's Open Graph and Twitter tags."""
+    tags = meta(page)
+    source = content.front_matter(urls.source(content.ROOT / "docs", lang, key).read_text("utf-8"))
+    canonical = re.search(r'<link rel="canonical" href="([^"]+)"', page)
+    image = tags.get("og:image", "")
+    expected = {
+        "og:title": source.get("title", tags.get("og:site_name")),
+        "og:description": tags.get("description"),
+        "og:url": canonical and canonical.group(1),
+        "og:type": "article" if "source" in source else "website",
+        "og:locale": LOCALE[lang],
+        "og:locale:alternate": LOCALE["en" if lang == "zh" else "zh"],
+        "twitter:card": "summary_large_image",
+        "twitter:image": image,
+    }
+    where = f"{lang}:{key or '(home)'}"
+    problems = [
+        f"{where}: {tag} is {tags.get(tag)!r}, expected {want!r}"
+        for tag, want in expected.items()
+        if tags.get(tag) != want or not want
+    ]
+    if len(tags.get("description", "")) < 20:
+        problems.append(f"{where}: the description is too short to preview")
+    for name, url in [("og:url", tags.get("og:url", "")), ("og:image", image)]:
+        if not url.startswith(SERVED_SITE_URL):
+            problems.append(f"{where}: {name} {url!r} is not under the site's URL")
+    if image and not (site / image.removeprefix(SERVED_SITE_URL)).is_file():
+        problems.append(f"{where}: {image} is not built")
+    return problems
+
+
 def test_every_page_has_link_preview_tags_that_match_the_page(site):
-    for lang, key, path in built_pages(site):
-        page = path.read_text(encoding="utf-8")
-        tags = meta(page)
-        where = f"{lang}:{key or '(home)'}"
-        canonical = re.search(r'<link rel="canonical" href="([^"]+)"', page).group(1)
-        source = content.front_matter(urls.source(content.ROOT / "docs", lang, key).read_text("utf-8"))
-        assert tags["og:title"] == source.get("title", tags["og:site_name"]), where
-        assert tags["og:description"] == tags["description"] and len(tags["description"]) >= 20, where
-        assert tags["og:url"] == canonical and canonical.startswith(SERVED_SITE_URL), where
-        assert tags["og:type"] == ("article" if "source" in source else "website"), where
-        assert tags["og:locale"] == LOCALE[lang], where
-        assert tags["og:locale:alternate"] == LOCALE["en" if lang == "zh" else "zh"], where
-        assert tags["twitter:card"] == "summary_large_image", where
-        image = tags["og:image"]
-        assert image == tags["twitter:image"] and image.startswith(SERVED_SITE_URL), where
-        assert (site / image.removeprefix(SERVED_SITE_URL)).is_file(), f"{where}: {image} is not built"
+    problems = [
+        p
+        for lang, key, path in built_pages(site)
+        for p in preview_problems(site, lang, key, path.read_text("utf-8"))
+    ]
+    assert problems == [], "\n".join(problems)
+
+
+def test_link_preview_check_bites(site):
+    """A page whose card points elsewhere, or that lost its title, is reported; the built page is not."""
+    page = (site / "transformer/normalization/index.html").read_text(encoding="utf-8")
+    key = "transformer/normalization"
+    assert preview_problems(site, "zh", key, page) == []
+    moved = page.replace(
+        '<meta property="og:url" content="', '<meta property="og:url" content="https://elsewhere.example/'
+    )
+    untitled = re.sub(r'<meta property="og:title" content="[^"]*">', "", page)
+    assert any("og:url" in p for p in preview_problems(site, "zh", key, moved))
+    assert any("og:title" in p for p in preview_problems(site, "zh", key, untitled))
 
 
 def test_the_card_is_1200_by_630_and_drawn_the_same_every_time(site, tmp_path):
@@ -75,22 +110,46 @@ def sitemap_links(site: Path, lang: str) -> dict[str, dict[str, str]]:
     }
 
 
+def twin_problems(site: Path, lang: str, entries: dict[str, dict[str, str]]) -> list[str]:
+    """Each sitemap entry links zh, en and x-default (= zh), its own language is itself, and the zh and en
+    links are the same page of each language, built."""
+    problems = []
+    for loc, links in entries.items():
+        if set(links) != {"zh", "en", "x-default"}:
+            problems.append(f"{loc}: hreflang links {sorted(links)}")
+            continue
+        if links[lang] != loc or links["x-default"] != links["zh"]:
+            problems.append(f"{loc}: links itself as {links[lang]} and x-default as {links['x-default']}")
+        zh, en = (urls.split_url_path(links[lg].removeprefix(SERVED_SITE_URL)) for lg in ("zh", "en"))
+        if zh[0] != "zh" or en[0] != "en" or zh[1] != en[1]:
+            problems.append(f"{loc}: {links['zh']} and {links['en']} are not twins")
+        for href in (links["zh"], links["en"]):
+            if not (site / href.removeprefix(SERVED_SITE_URL) / "index.html").is_file():
+                problems.append(f"{loc}: {href} is not built")
+    return problems
+
+
 def test_sitemaps_pair_every_page_with_its_twin_and_robots_names_them(site):
     """Each sitemap lists its language's pages; each entry's hreflang links resolve to the twins."""
     for lang in urls.LANGUAGES:
         entries = sitemap_links(site, lang)
         pages = {SERVED_SITE_URL + urls.url_path(lang, key) for lg, key, _ in built_pages(site) if lg == lang}
         assert set(entries) == pages, f"{lang}: sitemap differs from the built pages"
-        for loc, links in entries.items():
-            assert set(links) == {"zh", "en", "x-default"}, loc
-            assert links[lang] == loc and links["x-default"] == links["zh"], loc
-            zh, en = (urls.split_url_path(links[lg].removeprefix(SERVED_SITE_URL)) for lg in ("zh", "en"))
-            assert zh[0] == "zh" and en[0] == "en" and zh[1] == en[1], f"{loc}: {zh} and {en} are not twins"
-            for href in (links["zh"], links["en"]):
-                assert (site / href.removeprefix(SERVED_SITE_URL) / "index.html").is_file(), href
+        assert twin_problems(site, lang, entries) == []
     robots = (site / "robots.txt").read_text(encoding="utf-8")
     for lang in urls.LANGUAGES:
         assert f"Sitemap: {SERVED_SITE_URL}{urls.url_path(lang, '')}sitemap.xml" in robots
+
+
+def test_twin_check_bites(site):
+    """An English link to another page, or a missing x-default, is reported."""
+    entries = sitemap_links(site, "zh")
+    loc = SERVED_SITE_URL + "transformer/normalization/"
+    wrong = {**entries, loc: {**entries[loc], "en": SERVED_SITE_URL + "en/transformer/swiglu/"}}
+    lost = {**entries, loc: {k: v for k, v in entries[loc].items() if k != "x-default"}}
+    assert twin_problems(site, "zh", {loc: entries[loc]}) == []
+    assert any("not twins" in p for p in twin_problems(site, "zh", wrong))
+    assert any("hreflang links" in p for p in twin_problems(site, "zh", lost))
 
 
 # --- browser ----------------------------------------------------------------------------------------------
@@ -179,7 +238,9 @@ def figure_pages(site: Path) -> list[str]:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_figures_take_the_themes_background_and_their_text_stays_readable(site, served_site, chromium, scheme):
+def test_figures_take_the_themes_background_and_their_text_stays_readable(
+    site, served_site, chromium, scheme
+):
     """Every figure on every page, both languages, in both themes: a transparent background, text in the
     page's colour at 4.5:1 or more, and coloured lines, marks and labels at 3:1 or more (WCAG's minimum for
     graphics) against the page. Marks drawn on an image (a heatmap's labels) are left out."""
@@ -199,7 +260,9 @@ def test_figures_take_the_themes_background_and_their_text_stays_readable(site, 
                 if text["contrast"] < 4.5:
                     problems.append(f"{name}: text at {text['contrast']:.2f}:1 < 4.5:1 ({text['what']})")
                 if mark["contrast"] < 3:
-                    problems.append(f"{name}: a coloured mark at {mark['contrast']:.2f}:1 < 3:1 ({mark['what']})")
+                    problems.append(
+                        f"{name}: a coloured mark at {mark['contrast']:.2f}:1 < 3:1 ({mark['what']})"
+                    )
     finally:
         context.close()
     assert problems == [], "\n".join(problems)
@@ -207,3 +270,27 @@ def test_figures_take_the_themes_background_and_their_text_stays_readable(site, 
 
 def test_checks_module_is_the_one_the_browser_tests_use():
     assert checks.DESKTOP_VIEWPORT == {"width": 1280, "height": 800}
+
+
+@pytest.mark.browser
+def test_figure_contrast_check_bites(tmp_path, chromium):
+    """On a dark page, unfilled (black) tick text and a pale fill are reported; currentColor text and a
+    palette line are not."""
+    svg = '<svg aria-label="{name}" width="200" height="60" fill="{fill}"><text x="5" y="20">0.5</text>{mark}</svg>'
+    good = svg.format(name="good", fill="currentColor", mark='<path d="M0 40 H190" stroke="#1f77b4"/>')
+    bad = svg.format(name="bad", fill="", mark='<rect x="5" y="30" width="50" height="20" fill="#e8eaf6"/>')
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><html><body style="background:#1e2129;color:#e2e4e9">'
+        f'<figure class="handbook-figure">{good}</figure><figure class="handbook-figure">{bad}</figure>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    page = chromium.new_page()
+    try:
+        with checks.serve(tmp_path) as base:
+            page.goto(base, wait_until="load")
+            good_fig, bad_fig = page.evaluate(_FIGURE_CONTRAST)
+    finally:
+        page.close()
+    assert good_fig["text"]["contrast"] >= 4.5 and good_fig["marks"]["contrast"] >= 3, good_fig
+    assert bad_fig["marks"]["contrast"] < 3, bad_fig  # the black text (1.3:1), or the pale box
