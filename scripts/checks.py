@@ -467,7 +467,22 @@ _PAGE_FACTS = """() => {
     scrollWidth: document.documentElement.scrollWidth,
     width: document.documentElement.clientWidth,
     clipped: clippedFormulas(),
+    covered: coveredCode(),
   };
+
+  // Code blocks whose copy button sits on the band of their first line (on a phone, lines run under it).
+  function coveredCode() {
+    return [...document.querySelectorAll("pre")].filter((pre) => {
+      const button = pre.querySelector(".md-code__nav, .md-clipboard");
+      const code = pre.querySelector("code");
+      if (!button || !code || !code.textContent.trim()) return false;
+      const style = getComputedStyle(code);
+      const top = code.getBoundingClientRect().top + parseFloat(style.paddingTop);
+      const bottom = top + (parseFloat(style.lineHeight) || 16);
+      const b = button.getBoundingClientRect();
+      return b.height > 0 && b.bottom > top + 1 && b.top < bottom - 1;
+    }).length;
+  }
 
   // A formula is clipped when a box that hides overflow cuts it; a box that scrolls is fine.
   function clippedFormulas() {
@@ -561,6 +576,8 @@ def _problems(url: str, recorder: Recorder, facts: dict, expect_math: bool) -> l
         problems.append(f"raw TeX in the visible text: {raw}")
     if facts.get("clipped"):
         problems.append(f"formula(s) clipped at {facts['width']} px: {facts['clipped'][:3]}")
+    if facts.get("covered"):
+        problems.append(f"{facts['covered']} code block(s) with the copy button on their first line")
     if facts.get("wide_code"):
         problems.append(f"executed code scrolls sideways at 1280 px: {facts['wide_code']}")
     if facts["scrollWidth"] > facts["width"] + 1:
@@ -582,7 +599,7 @@ def audit_pages(
 
     No console errors, no failed requests, no request to any host but the server's, math rendered as
     MathML (present when ``expect_math[url]``) with no raw TeX in the visible text, no formula clipped,
-    and no horizontal scroll. With ``desktop_code``, the page is also laid out at 1280 px, where no
+    no copy button on a first line of code, and no horizontal scroll. With ``desktop_code``, the page is also laid out at 1280 px, where no
     executed code block may scroll sideways. ``tabs`` pages load at once, so their waits overlap.
     """
     expect_math = expect_math or {}

@@ -186,6 +186,10 @@ def test_external_script_and_other_reader_facing_faults_fail_the_page_audit(tmp_
                 + "</mi></math></div></article>",
                 '<meta name="viewport" content="width=device-width">',
             ),
+            "covered/index.html": html(
+                '<pre style="position: relative"><button class="md-clipboard" style="position: absolute; '
+                'top: 4px; right: 4px; width: 32px; height: 32px"></button><code>import torch</code></pre>'
+            ),
             "widecode/index.html": html(
                 '<article><div class="highlight"><span class="filename">snippets/a/b.py</span>'
                 '<pre style="overflow: auto; max-width: 600px"><code>' + "x = 1  # " * 30 + "</code></pre>"
@@ -198,7 +202,7 @@ def test_external_script_and_other_reader_facing_faults_fail_the_page_audit(tmp_
     try:
         with checks.serve(site) as base:
             names = ["clean", "cdn", "console", "missing", "rawtex", "nomath", "wide", "clipped", "scrolls"]
-            names.append("widecode")
+            names += ["covered", "widecode"]
             urls = [f"{base}{name}/" for name in names]
             report = checks.audit_pages(context, urls, {f"{base}nomath/": True}, desktop_code=True)
     finally:
@@ -212,6 +216,7 @@ def test_external_script_and_other_reader_facing_faults_fail_the_page_audit(tmp_
     assert "no <math> element" in found["nomath"]
     assert "horizontal scroll" in found["wide"]
     assert "clipped" in found["clipped"] and found["scrolls"] == ""
+    assert "copy button on their first line" in found["covered"]
     assert "executed code scrolls sideways" in found["widecode"] and "snippets/a/b.py" in found["widecode"]
 
 
