@@ -155,31 +155,51 @@ def test_twin_check_bites(site):
 # --- browser ----------------------------------------------------------------------------------------------
 
 
+def not_found_problems(page, served_site: str, lang: str) -> list[str]:
+    """A missing URL under ``lang``'s root: a 404 status, the page in that language, and links to its home,
+    its search (which opens in place) and its source-question index, the home link working."""
+    root = served_site + urls.url_path(lang, "")
+    response = page.goto(served_site + urls.url_path(lang, "no/such-page"), wait_until="load")
+    problems = [] if response.status == 404 else [f"status {response.status}, not 404"]
+    if page.evaluate("document.documentElement.lang") != lang:
+        problems.append(f"the page is in {page.evaluate('document.documentElement.lang')!r}, not {lang!r}")
+    links = page.locator("[data-handbook-404] a")
+    hrefs = [page.evaluate("h => new URL(h, location.href).href", links.nth(i).get_attribute("href"))
+             for i in range(links.count())]
+    if hrefs != [root, root + "#search", root + "source-questions/"]:
+        return [*problems, f"links {hrefs}, expected home, search and the source-question index of {root}"]
+    links.nth(1).click()  # search opens in place
+    page.locator("dialog.handbook-search input").wait_for(state="visible")
+    page.keyboard.press("Escape")
+    links.nth(0).click()
+    page.wait_for_url(root)
+    return problems
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", urls.LANGUAGES)
 def test_a_missing_url_gets_the_404_page_in_its_language_with_working_links(served_site, chromium, lang):
     context = chromium.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
     try:
-        missing = served_site + urls.url_path(lang, "no/such-page")
-        response = page.goto(missing, wait_until="load")
-        page.wait_for_selector("[data-handbook-404]")
-        assert response.status == 404
-        assert page.evaluate("document.documentElement.lang") == lang
-        links = page.locator("[data-handbook-404] a")
-        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-        assert len(hrefs) == 3, hrefs
-        root = served_site + urls.url_path(lang, "")
-        for href, target in zip(hrefs, ["", "#search", "source-questions/"], strict=True):
-            assert page.evaluate("h => new URL(h, location.href).href", href) == root + target
-        links.nth(1).click()  # search opens in place
-        page.locator("dialog.handbook-search input").wait_for(state="visible")
-        page.keyboard.press("Escape")
-        links.nth(0).click()
-        page.wait_for_load_state("load")
-        assert page.url == root
+        assert not_found_problems(context.new_page(), served_site, lang) == []
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_404_check_bites(tmp_path, chromium):
+    """An English-only 404 page that links nowhere useful is reported for a Chinese URL."""
+    (tmp_path / "404.html").write_text(
+        '<!doctype html><html lang="en"><body data-handbook-404><a href="/">Home</a></body></html>',
+        encoding="utf-8",
+    )
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    try:
+        with checks.serve(tmp_path) as base:
+            problems = not_found_problems(context.new_page(), base, "zh")
+    finally:
+        context.close()
+    assert any("'en', not 'zh'" in p for p in problems) and any("links" in p for p in problems), problems
 
 
 _FIGURE_CONTRAST = """() => {
