@@ -60,8 +60,10 @@
     if (!engine) {
       status.textContent = dialog.dataset.loading;
       var pagefind = import(bundle.href + "pagefind.js").then(function (pf) {
+        // init() only starts Pagefind's worker; filters() waits for its metadata and wasm, so they load
+        // while the reader types instead of after.
         return pf.options({ baseUrl: root, excerptLength: 20 }).then(function () { return pf.init(); })
-          .then(function () { return pf; });
+          .then(function () { return pf.filters(); }).then(function () { return pf; });
       });
       var pages = fetch(new URL("../search/pages.json", bundle).href).then(function (r) { return r.json(); })
         .then(function (all) {
