@@ -18,8 +18,13 @@
   retarget();
   window.addEventListener("hashchange", retarget);
   // toc.follow and in-page links change the hash without an event on some browsers; read it at the click.
+  // Material also handles this click (on document.body, once it has fetched the sitemaps its <head>
+  // alternates point to) and navigates to the twin without the #anchor; the link is ours to follow.
   document.addEventListener("click", function (event) {
-    if (event.target instanceof Element && event.target.closest("a.md-select__link[hreflang]")) retarget();
+    if (event.target instanceof Element && event.target.closest("a.md-select__link[hreflang]")) {
+      retarget();
+      event.stopPropagation();
+    }
   }, true);
 })();
 
