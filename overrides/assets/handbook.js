@@ -188,7 +188,7 @@
         var best = f.results.length ? f.results[0].score : 1;
         var weight = queries.length === 1 ? 1 : k === 0 ? 0.5 : 0.5 * rare[k] / sum;
         f.results.forEach(function (r) {
-          var entry = byId[r.id] || (byId[r.id] = { data: r.data, score: 0 });
+          var entry = byId[r.id] || (byId[r.id] = { id: r.id, data: r.data, score: 0 });
           entry.score += weight * r.score / best;
         });
       });
@@ -197,7 +197,8 @@
     });
   }
 
-  // Every page the question matches, and the full text's best pages, by the weighted sum of both.
+  // Every page the question matches, and the full text's best pages, by the weighted sum of both. A
+  // Pagefind result names its page by id (pages.json has each page's id), so ranking fetches nothing.
   function rank(pages, query, results) {
     var byUrl = {};
     var q = grams(query);
@@ -206,18 +207,15 @@
       var t = titleScore(q, page, rarity) + (page.names.indexOf(name(query)) >= 0 ? NAMED : 0);
       if (t > 0) byUrl[page.url] = { page: page, score: TITLE_WEIGHT * t };
     });
-    return Promise.all(results.slice(0, SHOWN + 4).map(function (r) { return r.data(); })).then(function (found) {
-      found.forEach(function (data, i) {
-        var url = data.url.slice(root.length);
-        var page = pages.filter(function (p) { return p.url === url; })[0];
-        if (!page) return;
-        var entry = byUrl[url] || (byUrl[url] = { page: page, score: 0 });
-        entry.score += TEXT_WEIGHT * results[i].score;
-        entry.excerpt = data.excerpt;
-      });
-      return Object.keys(byUrl).map(function (url) { return byUrl[url]; })
-        .sort(function (a, b) { return b.score - a.score; }).slice(0, SHOWN);
+    results.slice(0, SHOWN + 4).forEach(function (r) {
+      var page = pages.filter(function (p) { return p.id === r.id; })[0];
+      if (!page) return;
+      var entry = byUrl[page.url] || (byUrl[page.url] = { page: page, score: 0 });
+      entry.score += TEXT_WEIGHT * r.score;
+      entry.data = r.data;
     });
+    return Object.keys(byUrl).map(function (url) { return byUrl[url]; })
+      .sort(function (a, b) { return b.score - a.score; }).slice(0, SHOWN);
   }
 
   // The page's first sentence with the query's words marked, where Pagefind had no excerpt for it.
@@ -228,7 +226,9 @@
     return words.length ? escaped.replace(new RegExp("(" + words.join("|") + ")", "gi"), "<mark>$1</mark>") : escaped;
   }
 
-  function render(entries, query) {
+  // Results show at once with the page's first sentence; Pagefind's excerpt around the match replaces it
+  // when that page's fragment arrives (unless a newer query has been answered since).
+  function render(entries, query, ticket) {
     list.textContent = "";
     status.textContent = entries.length ? "" : dialog.dataset.none;
     entries.forEach(function (entry) {
@@ -243,8 +243,11 @@
       section.textContent = entry.page.section;
       var excerpt = document.createElement("span");
       excerpt.className = "handbook-search__excerpt";
-      // Pagefind's excerpts are escaped text with <mark>; ours are escaped above.
-      excerpt.innerHTML = entry.excerpt || marked(entry.page.text, query);
+      excerpt.innerHTML = marked(entry.page.text, query);
+      if (entry.data) entry.data().then(function (data) {
+        // Pagefind's excerpts are escaped text with <mark>, like ours.
+        if (ticket === pending && data.excerpt) excerpt.innerHTML = data.excerpt;
+      });
       a.append(title, section, excerpt);
       li.append(a);
       list.append(li);
@@ -265,7 +268,7 @@
       return fullText(loaded[0], query, loaded[1].length).then(function (results) { return rank(loaded[1], query, results); });
     }).then(function (entries) {
       if (ticket !== pending) return;
-      render(entries, query);
+      render(entries, query, ticket);
       dialog.dataset.answered = typed;
     });
   }
@@ -284,7 +287,13 @@
     a.addEventListener("click", function (event) { event.preventDefault(); open(); });
   });
   if (location.hash === "#search") open();
-  input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 120); });
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(search, 120);
+    // While the reader types, fetch the index chunks the query will need.
+    var query = terms(input.value);
+    if (query) load().then(function (loaded) { loaded[0].preload(query); });
+  });
   input.addEventListener("change", function () { clearTimeout(timer); search(); }); // committed: no wait
   dialog.addEventListener("click", function (event) { if (event.target === dialog) dialog.close(); });
   dialog.addEventListener("keydown", function (event) {

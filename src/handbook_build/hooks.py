@@ -132,7 +132,6 @@ def on_post_build(config):
         log.warning(problem)
     if not found:
         redirects.write(plan.redirects, site, config.site_url or "/", lang)
-    search.write_pages(site, search.question_pages(Path(config.docs_dir), plan, lang))
     if not (site / "assets/card.png").is_file():
         card.draw(site / "assets/card.png")
     if lang == urls.DEFAULT_LANGUAGE:  # crawlers read robots.txt at the root only
@@ -144,5 +143,6 @@ def on_post_build(config):
         error = search.index(site)
         if error:
             log.warning(f"Search index for docs/{lang} failed: {error}")
+    search.write_pages(site, search.question_pages(Path(config.docs_dir), plan, lang))
     incremental.record(config, BUILD["keys"])
     snippets.write_stats(lang)

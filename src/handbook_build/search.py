@@ -2,7 +2,9 @@
 
 * ``search/pages.json``: every question page's question, section, keywords, tags, sub-headings and first
   sentence, read from the sources; the source documents' wording of the questions it answers; and the
-  glossary's other names for the terms its question and keywords use (``aliases``). The search box ranks pages by how well their question matches the query.
+  glossary's other names for the terms its question and keywords use (``aliases``); and the id Pagefind
+  gives the page (``id``), so the box can rank Pagefind's results without fetching each one's fragment.
+  The search box ranks pages by how well their question matches the query.
 * ``pagefind/``: Pagefind's full-text index of the question pages (``overrides/main.html`` marks their
   article ``data-pagefind-body``), in chunks the page loads only when the reader searches. Pagefind reads the
   language from ``<html lang>`` and segments Chinese itself.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -53,7 +56,24 @@ def question_pages(docs: Path, plan: content.SiteMap, lang: str) -> list[dict]:
     return pages
 
 
+def fragment_ids(site_dir: Path) -> dict[str, str]:
+    """URL (``section/slug/``) -> Pagefind's id for each page it indexed in ``<site>/pagefind/``.
+
+    A search result carries only its page's id; its URL is in the page's fragment
+    (``pagefind/fragment/<id>.pf_fragment``: gzip, a ``pagefind_dcd`` signature, then JSON), which the box
+    would otherwise fetch for every result it ranks. A test checks each id against the fragment's URL.
+    """
+    ids = {}
+    for fragment in sorted((site_dir / "pagefind" / "fragment").glob("*.pf_fragment")):
+        data = gzip.decompress(fragment.read_bytes()).removeprefix(b"pagefind_dcd")
+        ids[json.loads(data)["url"].lstrip("/")] = fragment.stem
+    return ids
+
+
 def write_pages(site_dir: Path, pages: list[dict]) -> None:
+    """``search/pages.json``, each page with its Pagefind id (the index must be built first)."""
+    ids = fragment_ids(site_dir)
+    pages = [{**page, "id": ids.get(page["url"], "")} for page in pages]
     (site_dir / "search").mkdir(exist_ok=True)
     (site_dir / "search/pages.json").write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-from handbook_build import content, urls
+from handbook_build import content, search, urls
 from tests.conftest import ROOT
 
 
@@ -106,3 +107,16 @@ def test_no_external_assets(site):
                 raise AssertionError(f"{html}: {tag}")
     for css in site.rglob("*.css"):
         assert not re.search(r"@import\s+url\(\s*['\"]?https?:", css.read_text(encoding="utf-8")), css
+
+
+def test_search_data_names_each_question_page_by_its_pagefind_id(site):
+    """The search box ranks Pagefind's results by these ids without fetching fragments: every question
+    page has the id of the fragment Pagefind wrote for its URL."""
+    for lang in urls.LANGUAGES:
+        root = site / urls.url_path(lang, "")
+        pages = json.loads((root / "search/pages.json").read_text(encoding="utf-8"))
+        fragments = search.fragment_ids(root)
+        assert [p["url"] for p in pages] == [f"{key}/" for key in content.written_pages(ROOT / "docs" / lang)]
+        for page in pages:
+            assert page["id"] and page["id"] == fragments.get(page["url"]), f"{lang}: {page['url']}"
+            assert (root / "pagefind/fragment" / f"{page['id']}.pf_fragment").is_file()
