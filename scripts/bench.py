@@ -56,7 +56,8 @@ def timed(command: list[str], **env: str) -> tuple[float, float, subprocess.Comp
 
 
 def build(site: Path, clean: bool = True) -> tuple[float, float, dict]:
-    stats = site.with_suffix(".json")
+    stats = ROOT / ".cache" / f"bench-{site.name}-stats.json"  # never beside the site: that is the repo root
+    stats.parent.mkdir(exist_ok=True)
     flags = ["--clean", "--empty-store"] if clean else []
     command = [sys.executable, "-m", "handbook_build", *flags, "--site-dir", str(site), "--stats", str(stats)]
     wall, cpu, _ = timed(command)

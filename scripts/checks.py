@@ -692,7 +692,7 @@ def search_all(page, lang_root: str, queries: list[str], timeout: float = 120_00
     page.bring_to_front()
     page.locator(".handbook-search-open").wait_for(timeout=timeout)  # handbook.js has run
     page.keyboard.press("/")
-    page.locator("dialog.handbook-search input").wait_for(state="visible", timeout=timeout)
+    page.locator("dialog.handbook-search[data-ready] input").wait_for(state="visible", timeout=timeout)
     found = page.evaluate(
         """async (queries) => {
           const dialog = document.querySelector("dialog.handbook-search");

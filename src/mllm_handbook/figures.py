@@ -2,8 +2,8 @@
 
 A snippet builds a :class:`matplotlib.figure.Figure` with :func:`new_figure` and hands it to :func:`show`,
 which prints the figure as one line of inline SVG. The build shows that line as a figure; when the snippet
-runs as a plain script the line is just printed. Two runs print byte-identical SVG: the date is dropped
-from the metadata and the ids matplotlib generates are salted with a fixed string.
+runs as a plain script the line is just printed. Two runs print byte-identical SVG: there is no metadata
+(no date) and the ids matplotlib generates are salted with a fixed string.
 
 Figures follow the page's light or dark theme: the background is transparent and black (text, axes,
 ticks, and what matplotlib leaves unfilled) is ``currentColor``, the colour of the text around the figure. The colour cycle uses
@@ -65,8 +65,10 @@ def to_svg(figure: Figure, alt: str) -> str:
         if legend is not None:  # a white legend box would be a bright patch in dark mode
             legend.get_frame().set_facecolor("none")
     buffer = io.StringIO()
+    # No <metadata> (date, creator, format): it is never shown, and every page would download it.
+    blank = {"Date": None, "Creator": None, "Format": None, "Type": None}
     with matplotlib.rc_context(_STYLE):
-        figure.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
+        figure.savefig(buffer, format="svg", metadata=blank, transparent=True)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :].replace("\n", " ").replace("#000000", "currentColor")
     label = html.escape(alt, quote=True)

@@ -19,12 +19,12 @@ def test_two_renders_are_byte_identical():
     assert to_svg(figure(), "alt") == to_svg(figure(), "alt")
 
 
-def test_the_svg_has_an_accessible_name_and_no_date():
+def test_the_svg_has_an_accessible_name_and_no_metadata():
     svg = to_svg(figure(), 'a "quoted" <alt>')
     assert svg.startswith("<svg") and "\n" not in svg
     assert 'role="img" aria-label="a &quot;quoted&quot; &lt;alt&gt;"' in svg
     assert "<title>a &quot;quoted&quot; &lt;alt&gt;</title>" in svg
-    assert "dc:date" not in svg
+    assert "<metadata" not in svg and "dc:date" not in svg
 
 
 def test_background_is_transparent_and_black_follows_the_theme():

@@ -37,7 +37,7 @@ image = ax.imshow(
     cmap="RdBu",
     vmin=-1,
     vmax=1,
-    interpolation="nearest",
+    interpolation="none",
 )
 ax.set_xlabel("position")
 ax.set_ylabel("channel")
