@@ -19,7 +19,7 @@ SERVE_URL := http://127.0.0.1:8000/$(if $(filter en,$(SERVE_LANG)),en/,)
 LOCALE := LANG=C.UTF-8 LC_ALL=C.UTF-8
 # One thread per test process: the tensors are tiny, and two workers each spinning up threads on two cores
 # only contend (make check took twice the CPU time without this).
-PYTEST := $(LOCALE) OMP_NUM_THREADS=1 $(BIN)/python -m pytest
+PYTEST := $(LOCALE) OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 .PHONY: help venv serve build pdf check test lint bench browser package clean distclean new-page translated stale
 

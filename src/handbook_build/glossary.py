@@ -106,7 +106,10 @@ def uses(text: str, lang: str, path: Path = GLOSSARY, entries: list[dict] | None
     may take a plural "s" or "es". ``entries`` replaces the glossary file (for tests).
     """
     regex, lookup = matcher(entries, lang) if entries else _matcher(lang, path, path.stat().st_mtime_ns)
-    entries = entries or terms(path)
+    return _uses(text, regex, lookup, entries or terms(path))
+
+
+def _uses(text: str, regex: re.Pattern[str], lookup: dict[str, tuple[int, str]], entries: list[dict]):
     lower = text.lower()
     if len(lower) != len(text):  # a character whose lowercase is longer: no safe positions
         return
@@ -143,6 +146,9 @@ class FirstUse(Treeprocessor):
 
     def run(self, root: ElementTree.Element) -> None:
         self.used: set[int] = set()
+        # Once per page, not per text node: the glossary and its regex.
+        self.entries = terms(self.path)
+        self.regex, self.lookup = _matcher(self.lang, self.path, self.path.stat().st_mtime_ns)
         self.visit(root)
 
     def visit(self, element: ElementTree.Element) -> None:
@@ -155,11 +161,11 @@ class FirstUse(Treeprocessor):
 
     def mark(self, text: str | None, parent: ElementTree.Element, index: int) -> str | None:
         """``text`` up to its first new term, which becomes an ``<abbr>`` inserted at ``index``."""
-        for start, end, number in uses(text or "", self.lang, self.path):
+        for start, end, number in _uses(text or "", self.regex, self.lookup, self.entries):
             if number in self.used:
                 continue
             self.used.add(number)
-            title = tooltip(terms(self.path)[number], self.lang)
+            title = tooltip(self.entries[number], self.lang)
             abbr = ElementTree.Element("abbr", {"title": title})
             abbr.text = text[start:end]
             parent.insert(index, abbr)

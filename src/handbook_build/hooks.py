@@ -58,6 +58,8 @@ def on_startup(command, dirty):
 def on_config(config):
     config.nav = navigation(_plan(config), Path(config.docs_dir), _lang(config))
     config.extra["language_roots"] = urls.language_roots(config.site_url or "/", _lang(config))
+    # The link-preview card is drawn once, at the site's root; both languages' pages point to it.
+    config.extra["card"] = config.extra["language_roots"][urls.DEFAULT_LANGUAGE] + "assets/card.png"
     # INHERIT replaces the markdown_extensions list instead of merging it, so the English config cannot
     # set the glossary's language; each build sets it from its theme.language.
     glossary = config.mdx_configs.setdefault("handbook_build.glossary", {})
@@ -132,9 +134,9 @@ def on_post_build(config):
         log.warning(problem)
     if not found:
         redirects.write(plan.redirects, site, config.site_url or "/", lang)
-    if not (site / "assets/card.png").is_file():
-        card.draw(site / "assets/card.png")
-    if lang == urls.DEFAULT_LANGUAGE:  # crawlers read robots.txt at the root only
+    if lang == urls.DEFAULT_LANGUAGE:  # the card (both languages link it) and robots.txt live at the root
+        if not (site / "assets/card.png").is_file():
+            card.draw(site / "assets/card.png")
         roots = config.extra["language_roots"].values()
         sitemaps = "".join(f"Sitemap: {root}sitemap.xml\n" for root in roots)
         (site / "robots.txt").write_text(f"User-agent: *\nAllow: /\n\n{sitemaps}", encoding="utf-8")
