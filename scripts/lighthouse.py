@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -104,8 +105,20 @@ def figures(report: dict) -> dict:
     }
 
 
-def report(site: Path, keys: list[str], devices: tuple[str, ...] = ("mobile",)) -> None:
-    """One line of figures per page and device."""
+def median_run(cli: str, chrome: str, url: str, device: str, runs: int) -> dict | None:
+    """The figures of ``runs`` Lighthouse runs, each the median over the runs (Lighthouse's own advice for
+    noisy machines; one run's LCP here ranges over about a second)."""
+    results = [figures(r) for r in (run(cli, chrome, url, device) for _ in range(runs)) if r is not None]
+    if not results:
+        return None
+    numbers = [*CATEGORIES, "bytes", "lcp", "tbt"]
+    values = {k: [r[k] for r in results if r[k] is not None] for k in numbers}
+    middle = {k: statistics.median(v) if v else None for k, v in values.items()}
+    return {**middle, "lost": sorted({name for r in results for name in r["lost"]}), "runs": len(results)}
+
+
+def report(site: Path, keys: list[str], devices: tuple[str, ...] = ("mobile",), runs: int = 3) -> None:
+    """One line of figures per page and device: the medians of ``runs`` runs."""
     cli, chrome = lighthouse_cli(), chrome_path()
     if not cli or not chrome:
         if not chrome:
@@ -118,15 +131,14 @@ def report(site: Path, keys: list[str], devices: tuple[str, ...] = ("mobile",)) 
     with checks.serve(site, compress=True) as base:  # gzip, as GitHub Pages serves it
         for device in devices:
             for key in keys:
-                result = run(cli, chrome, base + (f"{key}/" if key else ""), device)
-                if result is None:
+                f = median_run(cli, chrome, base + (f"{key}/" if key else ""), device, runs)
+                if f is None:
                     continue
-                f = figures(result)
                 lost_all.update(f["lost"])
                 scores = " ".join(f"{f[c]:5.2f}" if f[c] is not None else "    -" for c in CATEGORIES)
                 print(
                     f"{device:7} {key or '(home)':36} {scores} {f['bytes'] / 1024:7.1f} "
-                    f"{f['lcp']:7.0f} {f['tbt']:7.0f}"
+                    f"{f['lcp']:7.0f} {f['tbt']:7.0f}  (median of {f['runs']} runs)"
                 )
     if lost_all:
         print("audits below 1.0 outside performance: " + ", ".join(sorted(lost_all)))
