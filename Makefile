@@ -18,7 +18,9 @@ SERVE_CONFIG := $(if $(filter en,$(SERVE_LANG)),mkdocs.en.yml,mkdocs.yml)
 SERVE_URL := http://127.0.0.1:8000/$(if $(filter en,$(SERVE_LANG)),en/,)
 LOCALE := LANG=C.UTF-8 LC_ALL=C.UTF-8
 # One thread per test process: the tensors are tiny, and two workers each spinning up threads on two cores
-# only contend (make check took twice the CPU time without this).
+# only contend (make check took twice the CPU time without this). pytest keeps its compiled test modules in
+# __pycache__ (gitignored) even where the environment sets PYTHONDONTWRITEBYTECODE: without that cache each
+# worker recompiles and rewrites every test module on every run (about 3 s of make check's collection).
 PYTEST := $(LOCALE) OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 .PHONY: help venv serve build pdf check test lint bench browser package clean distclean new-page translated stale
