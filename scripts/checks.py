@@ -416,6 +416,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A browser that closes a connection mid-transfer (a tab closed while loading) is not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve(site: Path, prefix: str = PREFIX, compress: bool = False) -> Iterator[str]:
     """Serve ``site`` at ``http://127.0.0.1:<free port><prefix>`` from a thread; yields that base URL.
@@ -424,7 +431,7 @@ def serve(site: Path, prefix: str = PREFIX, compress: bool = False) -> Iterator[
     """
     handler_class = type("Handler", (_Handler,), {"prefix": prefix, "gzip": compress})
     handler = functools.partial(handler_class, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
