@@ -18,8 +18,8 @@
   retarget();
   window.addEventListener("hashchange", retarget);
   // toc.follow and in-page links change the hash without an event on some browsers; read it at the click.
-  // Material also handles this click (on document.body, once it has fetched the sitemaps its <head>
-  // alternates point to) and navigates to the twin without the #anchor; the link is ours to follow.
+  // Material has a handler for this click too (on document.body, armed by sitemaps it fetches for <head>
+  // alternates, which main.html leaves out) that would drop the #anchor; the link is ours to follow.
   document.addEventListener("click", function (event) {
     if (event.target instanceof Element && event.target.closest("a.md-select__link[hreflang]")) {
       retarget();

@@ -58,6 +58,11 @@ def on_startup(command, dirty):
 def on_config(config):
     config.nav = navigation(_plan(config), Path(config.docs_dir), _lang(config))
     config.extra["language_roots"] = urls.language_roots(config.site_url or "/", _lang(config))
+    # mkdocstrings links its stylesheet from every page; only the API reference uses it (main.html links it
+    # there), and every other first visit would download it.
+    api_css = config.plugins["mkdocstrings"].css_filename
+    config.extra_css.remove(api_css)
+    config.extra["api_css"] = api_css
     # The link-preview card is drawn once, at the site's root; both languages' pages point to it.
     config.extra["card"] = config.extra["language_roots"][urls.DEFAULT_LANGUAGE] + "assets/card.png"
     # INHERIT replaces the markdown_extensions list instead of merging it, so the English config cannot

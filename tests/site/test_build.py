@@ -120,3 +120,14 @@ def test_search_data_names_each_question_page_by_its_pagefind_id(site):
         for page in pages:
             assert page["id"] and page["id"] == fragments.get(page["url"]), f"{lang}: {page['url']}"
             assert (root / "pagefind/fragment" / f"{page['id']}.pf_fragment").is_file()
+
+
+def test_pages_link_only_what_they_use(site):
+    """No ``<head>`` hreflang pair (the sitemaps pair the twins; Material's script would fetch a sitemap next
+    to each link on every page), and mkdocstrings' stylesheet only on the API reference."""
+    for page in site.rglob("index.html"):
+        html = page.read_text(encoding="utf-8")
+        head = html[: html.index("</head>")]
+        assert not re.search(r'<link rel="alternate"[^>]*hreflang', head), page
+        reference = page.parent.name == "reference"
+        assert ("_mkdocstrings.css" in head) == reference, page
