@@ -599,7 +599,7 @@ def audit_pages(
     context,
     urls: list[str],
     expect_math: dict[str, bool] | None = None,
-    tabs: int = 4,
+    tabs: int = 8,
     timeout: float = 30_000,
     desktop_code: bool = False,
 ) -> dict[str, list[str]]:
