@@ -82,6 +82,14 @@ def test_api_reference_labels_follow_the_page_language(site):
     assert 'id="mllm_handbook.norms.layer_norm"' in zh and 'id="mllm_handbook.norms.layer_norm"' in en
 
 
+def test_api_reference_docstrings_carry_no_glossary_tooltips(site):
+    """mkdocstrings converts each docstring on its own: tooltips there would repeat in every docstring."""
+    for lang in urls.LANGUAGES:
+        html = (site / urls.url_path(lang, "reference") / "index.html").read_text(encoding="utf-8")
+        api = html.split('class="doc doc-object', 1)[1]
+        assert "<abbr" not in api, lang
+
+
 def test_edit_links_point_at_each_languages_file(site):
     zh = (site / "transformer/normalization/index.html").read_text(encoding="utf-8")
     en = (site / "en/transformer/normalization/index.html").read_text(encoding="utf-8")

@@ -74,6 +74,15 @@ def test_only_the_first_use_gets_a_tooltip_in_the_pages_language():
     assert glossary.tooltip(zh, "en").startswith("多模态大模型 (MLLM): ")
 
 
+def test_docstrings_on_the_api_reference_get_no_tooltips():
+    """mkdocstrings converts each docstring as a document of its own: marks there would repeat per docstring."""
+    from mkdocstrings import MkdocstringsInnerExtension
+
+    md = markdown.Markdown(extensions=["toc", "handbook_build.glossary", MkdocstringsInnerExtension([])])
+    assert "<abbr" not in md.convert("We fine-tune with LoRA.")
+    assert "<abbr" in render("We fine-tune with LoRA.", "en")
+
+
 def test_code_links_and_headings_are_left_alone():
     html = render("## LoRA { #lora }\n\n`LoRA` and [LoRA](x.md).\n\n```\nLoRA\n```\n\nFinally LoRA.", "en")
     assert html.count("<abbr") == 1 and "<abbr" in html.split("Finally")[1]
