@@ -24,6 +24,7 @@ one worker per core.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib.metadata
@@ -299,6 +300,9 @@ def on_demand_pool() -> Pool:
     with _POOL_LOCK:
         if STATE.pool is None:
             STATE.pool = Pool(1, STATE.package_fingerprint or fingerprint())
+            # Closed before the interpreter tears down multiprocessing; otherwise Pool.__del__ prints a
+            # traceback at exit ('NoneType' object has no attribute 'dumps').
+            atexit.register(STATE.pool.close)
         return STATE.pool
 
 
