@@ -23,7 +23,6 @@ from xml.etree import ElementTree
 
 from markdown import Extension
 from markdown.treeprocessors import Treeprocessor
-from mkdocstrings import MkdocstringsInnerExtension
 
 from handbook_build import content
 
@@ -148,6 +147,8 @@ class FirstUse(Treeprocessor):
         self.lang, self.path = lang, path
 
     def run(self, root: ElementTree.Element) -> None:
+        from mkdocstrings import MkdocstringsInnerExtension  # imported here: 0.3 s that only builds need
+
         if any(isinstance(e, MkdocstringsInnerExtension) for e in self.md.registeredExtensions):
             return  # a docstring on the API reference
         self.used: set[int] = set()
