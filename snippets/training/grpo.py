@@ -41,11 +41,16 @@ for g, k in enumerate((1, 2, 0)):  # first answer right; k: a wrong one
         f" | {d[0]:>15.3f} {wrong_dr}"
     )
 
-# ... and a group of equal rewards gets exactly zero policy gradient.
+# ... and a group of equal rewards gets exactly zero policy gradient; with
+# beta > 0 only the KL term still pulls its answers toward the reference.
 logp = torch.full((12, 5), -1.0, requires_grad=True)  # 12 answers, 5 tokens
+ref = torch.full((12, 5), -1.5)  # a reference that differs from the policy
 mask = torch.ones(12, 5, dtype=torch.bool)
-grpo_loss(logp, logp.detach(), logp.detach(), adv, mask).backward()
+grpo_loss(logp, logp.detach(), ref, adv, mask, beta=0.0).backward()
 assert (logp.grad[8:] == 0).all() and (logp.grad[:8] != 0).all()
+logp.grad = None
+grpo_loss(logp, logp.detach(), ref, adv, mask).backward()  # beta = 0.04
+assert (logp.grad[8:] != 0).all()
 
 # 2. The k3 estimator r - 1 - log r, r = pi_ref / pi, on a toy distribution.
 pi = torch.softmax(torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0]), dim=0)

@@ -27,10 +27,13 @@ assert round(wavelength[-1].item()) == 54410  # last pair: 0.08 turns
 assert round(L / wavelength[-1].item(), 2) == 0.08
 never = wavelength > L
 assert never.sum() == 18 and never[46:].all() and not never[:46].any()
-never3 = 2 * math.pi / rope_frequencies(d, 500000.0) > 8192  # LLaMA 3
+wavelength3 = 2 * math.pi / rope_frequencies(d, 500000.0)  # LLaMA 3's base
+assert (wavelength3 > L).sum() == 32  # same L: a larger base, more pairs
+never3 = wavelength3 > 8192  # LLaMA 3 trains at 8192
 assert never3.sum() == 29
 print(
     f"pairs that never turn once: {never.sum()}/64 (b=1e4, L=4096), "
+    f"{(wavelength3 > L).sum()}/64 (b=5e5, L=4096), "
     f"{never3.sum()}/64 (b=5e5, L=8192)"
 )
 
