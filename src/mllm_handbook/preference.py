@@ -344,7 +344,8 @@ def grpo_loss(
 
     Per token: $\ell_{i,t} = \min(r_{i,t} \hat A_i, \mathrm{clip}(r_{i,t}) \hat A_i) - \beta \hat D_{i,t}$, with
     :func:`clipped_surrogate` and the :func:`kl_k3` penalty **in the loss**, not in the reward. GRPO averages
-    over each response's tokens, then over responses; DAPO averages over all tokens of the batch:
+    over each response's tokens, then over responses; DAPO averages over all tokens (of one group in its paper's
+    objective; here, of every response passed in, as verl does for a mini-batch):
 
     $$\mathcal{L}_{\mathrm{GRPO}} = -\frac{1}{G}\sum_{i} \frac{1}{|o_i|}\sum_{t} \ell_{i,t}, \qquad
     \mathcal{L}_{\mathrm{token}} = -\frac{1}{\sum_i |o_i|}\sum_{i}\sum_{t} \ell_{i,t}$$

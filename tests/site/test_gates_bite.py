@@ -103,6 +103,12 @@ def test_parity_names_every_kind_of_difference_and_passes_a_faithful_twin():
         assert expected in problems, problems
 
 
+def test_an_inline_formula_changed_in_translation_fails_parity_even_when_the_counts_match():
+    en = ZH.replace("设 $x$ 为输入", "Let $y$ be the input")
+    problems = checks.parity(ZH, en, "p.md")
+    assert len(problems) == 1 and "only in zh: ['x']; only in en: ['y']" in problems[0], problems
+
+
 def test_heading_without_explicit_anchor_is_reported():
     text = "# Title { #title }\n\n## 为什么 { #why }\n\n## 没有锚点\n\n```python\n# not a heading\n```\n"
     problems = checks.headings_without_anchor(text, "zh/x.md")
