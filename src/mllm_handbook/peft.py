@@ -21,8 +21,9 @@ class LoRALinear(nn.Module):
 
     $$h = W_0 x + b + \frac{\alpha}{r} B A x$$
 
-    $A$ is initialised like a linear layer (Kaiming-uniform), $B$ with zeros, as in the LoRA paper (§4.1)
-    and the peft library. Only ``lora_A`` and ``lora_B`` require gradients.
+    $B$ starts at zero, so the adapted layer equals the base layer at initialisation (LoRA paper, §4.1). $A$ is
+    random: Gaussian in the paper, Kaiming-uniform (like a linear layer) in Microsoft's loralib and in peft,
+    which is what this uses. Only ``lora_A`` and ``lora_B`` require gradients.
 
     Args:
         base: the pretrained ``nn.Linear`` (``in_features`` $d_{in}$, ``out_features`` $d_{out}$); frozen in place.

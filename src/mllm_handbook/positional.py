@@ -86,7 +86,7 @@ def apply_rope(
     base: float = 10000.0,
     inv_freq: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    r"""Rotary position embedding, rotate-half layout as in LLaMA (Su et al., RoFormer, 2021).
+    r"""Rotary position embedding, rotate-half layout as in Hugging Face (Su et al., RoFormer, 2021).
 
     Channel $i$ is paired with channel $i + d/2$ and the pair is rotated by the angle $m\,\theta_i$, with
     $\theta_i = base^{-2i/d}$ and $m$ the token's position:
