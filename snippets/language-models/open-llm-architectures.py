@@ -80,7 +80,8 @@ assert not near(lite["total"], 2.4e9, 0.2e9)  # with it: 2.66B
 
 # The Qwen2 release blog lists 7.07B in total and 5.98B non-embedding
 # parameters for Qwen2-7B. Both fall short of the config counts by exactly
-# one V x d embedding matrix, as if the untied embeddings were counted tied.
+# one V x d embedding matrix: the total counts it once, and the
+# non-embedding figure subtracts it twice.
 qwen2 = parameter_breakdown(CONFIGS["Qwen2-7B"])
 embeddings = qwen2["input_embedding"] + qwen2["output_head"]
 non_embedding = qwen2["total"] - embeddings
